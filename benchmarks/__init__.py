@@ -1,0 +1,31 @@
+"""Benchmarks of `tinybert_ref`: size, speed and quality, each figure beside its bound (DESIGN.md section 6).
+
+    inference     parameters, FLOPs and CPU latency of BERT-base, TinyBERT4/6, the MiniLM teacher shape and
+                  the `small` preset (bound: the FLOP ratio; the paper: 7.5x smaller, 9.4x faster)
+    augmentation  Algorithm 1 batched vs word by word (bound: the masked-LM forwards alone)
+    steps         distillation step throughput, fp32 and bf16, split into teacher forward, student
+                  forward/backward, losses and optimiser (losses should be a small share)
+    quality       the laptop run's metrics and the ablation table, collected (never invented)
+
+Each module's `run(out_dir, tiny=False)` returns its result and writes `out_dir/<name>.json` with the
+machine description (`machine.describe`); `tables.write_readme` renders every JSON file there into
+`README.md`. `python -m benchmarks` runs them all. Not part of the unit tests: only
+`tests/test_benchmarks_smoke.py` runs each one with `tiny=True` sizes in a temporary folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["BENCHMARKS", "RESULTS_DIR", "ROOT", "write_result"]
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+BENCHMARKS = ("inference", "augmentation", "steps", "quality")
+
+
+def write_result(name: str, result: dict, out_dir: str | Path) -> Path:
+    """Write `result` to `out_dir/<name>.json` atomically; returns the path."""
+    from tinybert_ref.report import write_json_atomic
+
+    return write_json_atomic(Path(out_dir) / f"{name}.json", result)

@@ -1,0 +1,223 @@
+"""Render the benchmark JSON files of a folder into its README.md (markdown tables, generated, never edited).
+
+`write_readme(folder)` reads `<name>.json` for every benchmark in `benchmarks.BENCHMARKS` that is
+present and writes `folder/README.md`; the project README and notebook 09 show these tables.
+Regenerate with `python -m benchmarks.tables [FOLDER]` (default: benchmarks/results).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import BENCHMARKS, RESULTS_DIR
+
+__all__ = ["load_results", "render", "write_readme"]
+
+_KIND_NAMES = {"task_step1": "task step 1 (layers)", "task_step2": "task step 2 (logits)",
+               "general": "general distillation"}
+
+
+def load_results(folder: str | Path) -> dict[str, dict]:
+    """{benchmark name: its JSON} for the benchmark files present in `folder`."""
+    folder = Path(folder)
+    return {name: json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+            for name in BENCHMARKS if (folder / f"{name}.json").is_file()}
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence], right: Sequence[bool] | None = None) -> str:
+    right = right or [False] + [True] * (len(headers) - 1)
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---:" if r else "---" for r in right) + " |"]
+    lines += ["| " + " | ".join("—" if cell is None else str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _x(value) -> str | None:
+    return None if value is None else f"{value:.1f}x"
+
+
+def _m(count) -> str | None:
+    return None if count is None else f"{count / 1e6:.2f}M"
+
+
+def _pct(value) -> str | None:
+    return None if value is None else f"{100 * value:.1f}%"
+
+
+def _ms(value) -> str | None:
+    return None if value is None else (f"{value:.1f}" if value >= 10 else f"{value:.2f}")
+
+
+def _load(values) -> str:
+    return " / ".join(f"{v:.1f}" for v in values) if values else "—"
+
+
+def _machine_section(results: dict) -> str:
+    first = next(iter(results.values()))["machine"]
+    flags = ", ".join(f for f, on in first.get("cpu_flags", {}).items() if on) or "—"
+    rows = [(name, f"{r.get('wall_s', 0):.0f}", _load(r["machine"].get("load_average")),
+             _load(r.get("load_average_end")), r["machine"].get("torch_threads"), r["machine"].get("time_utc"))
+            for name, r in results.items()]
+    return (f"CPU: {first['cpu']} ({first['logical_cpus']} logical CPUs; flags: {flags}), torch {first['torch']}, "
+            f"transformers {first['transformers']}, accelerate {first.get('accelerate')}, Python {first['python']}, "
+            f"commit {first.get('commit')}. Load average = runnable processes over 1 / 5 / 15 minutes: above the "
+            "number of CPUs, other work shared the cores and the timings are slower and noisier than on an "
+            "idle machine.\n\n"
+            + _table(["benchmark", "wall s", "load at start", "load at end", "torch threads", "started (UTC)"], rows))
+
+
+def _inference_section(r: dict) -> str:
+    s, models, ratios = r["settings"], r["models"], r["ratios"]
+    batches = [str(b) for b in s["batches"]]
+    ref = models[ratios["reference"]]
+    rows = []
+    for name, m in models.items():
+        shape = m["shape"]
+        row = [name, f"{shape['num_hidden_layers']}/{shape['hidden_size']}/{shape['intermediate_size']}/"
+               f"{shape['num_attention_heads']}", _m(m["params"]["bert_model"]), _pct(m["params"]["embedding_share"]),
+               _m(m["params"]["encoder"]), f"{m['flops'] / 1e9:.2f}"]
+        row += [_ms(m["latency"][b]["median_ms"]) for b in batches]
+        row += [_x(ref["latency"][b]["median_ms"] / m["latency"][b]["median_ms"]) for b in batches]
+        rows.append(row)
+    headers = ["model", "layers/hidden/FFN/heads", "params (BertModel)", "embeddings share", "encoder params",
+               f"GFLOPs/example (L={s['seq_len']})"]
+    headers += [f"latency batch {b} (ms)" for b in batches] + [f"speed-up vs {ratios['reference']}, batch {b}"
+                                                             for b in batches]
+    paper = r["paper"]
+    repeats = ", ".join(f"batch {b}: {ref['latency'][b]['repeats']}" for b in batches)
+    student = models[ratios["student"]]["params"]
+    ratio_rows = [
+        ("parameters (BertModel: embeddings + encoder + pooler)", _x(ratios["params"]),
+         f"{_x(paper['smaller'])} ({paper['params_m']['bert_base']:.0f}M / {paper['params_m']['tinybert4']}M)"),
+        (f"parameters, student + projection W ({student['with_projection'] / 1e6:.2f}M)",
+         _x(ratios["params_with_projection"]), _x(paper["smaller"])),
+        ("parameters without embeddings (encoder only)", _x(ratios["params_non_embedding"]), None),
+        ("FLOPs per example (the bound for latency)", _x(ratios["flops"]), None),
+    ] + [(f"latency, batch {b}", _x(ratios[f"latency_batch_{b}"]), _x(paper["faster"])) for b in batches]
+    return (f"Sequence length {s['seq_len']}, {s['threads']} threads, {s['attention']} attention, random weights, "
+            f"{s['model_class']} ({s['num_labels']} labels), vocabulary {s['vocab_size']:,}; latency = median of "
+            f"interleaved runs ({repeats} repeats)."
+            "\n\n" + _table(headers, rows) + f"\n\n{ratios['reference']} / {ratios['student']}:\n\n"
+            + _table(["ratio", "measured", "paper"], ratio_rows)
+            + f"\n\nCounting: {ratios['student']} has {_m(student['bert_model'])} parameters as a BertModel, "
+            f"{_pct(student['embedding_share'])} of them in the embeddings ({_m(student['word_embeddings'])} "
+            f"word embeddings alone); with the {models[ratios['student']]['shape']['hidden_size']} -> 768 "
+            f"projection W that the official checkpoints carry ({_m(student['with_projection'])}). "
+            f"{ratios['reference']}: {_m(ref['params']['bert_model'])}. " + _counting_note(ratios, paper))
+
+
+def _counting_note(ratios: dict, paper: dict) -> str:
+    """Which parameter counting gives the paper's size ratio (within 0.05)."""
+    matches = [label for label, key in (("the BertModel count", "params"), ("the count with W", "params_with_projection"))
+               if ratios.get(key) is not None and abs(ratios[key] - paper["smaller"]) < 0.05]
+    found = " and ".join(matches) if matches else "neither count"
+    return (f"The paper's {paper['smaller']}x ({paper['params_m']['bert_base']:.0f}M / {paper['params_m']['tinybert4']}M) "
+            f"matches {found}.")
+
+
+def _augmentation_section(r: dict) -> str:
+    s, med, bound = r["settings"], r["median_s"], r["bound_s"]
+    n = r["sentences"]
+    rows = [("Algorithm 1, batched", _ms(med["batched"]), f"{n / med['batched']:.1f}"),
+            ("Algorithm 1, word by word (one masked-LM forward per word)", _ms(med["word_by_word"]),
+             f"{n / med['word_by_word']:.1f}"),
+            (f"bound: masked-LM forwards alone ({r['masked_variants']} masked variants, batched)",
+             _ms(bound["mlm_forwards_alone"]), f"{n / bound['mlm_forwards_alone']:.1f}"),
+            (f"GloVe neighbour search alone ({r['glove_words']} multi-piece words)", _ms(bound["glove_search_alone"]),
+             None)]
+    equal = "yes" if r["candidates_equal"] else "no"
+    return (f"{n} BBC headlines, K = {s['k']}, N_a = {s['n_copies']}, p_t = {s['p']}, seed {s['seed']}, batch "
+            f"{s['batch_size']}, masked LM: {s['mlm']}, GloVe words: {s['glove_words_loaded']:,}; median of "
+            f"{s['repeats']} interleaved runs; {r['augmented_examples']} sentences out.\n\n"
+            + _table(["what", "seconds", "sentences/s"], rows)
+            + f"\n\nSpeed-up of the batched path: **{_x(r['speedup'])}** (target >= {_x(r['target_speedup'])}). "
+            f"Same candidate sets: **{equal}** ({r['words_equal']}/{r['words']} words identical, "
+            f"{r['words_equal_as_sets']}/{r['words']} as sets); same augmented sentences: "
+            f"{'yes' if r['outputs_equal'] else 'no'}.")
+
+
+def _steps_section(r: dict) -> str:
+    s = r["settings"]
+    rows = []
+    for row in r["rows"]:
+        shares = row["shares"]
+        rows.append((row["pairing"], _KIND_NAMES.get(row["kind"], row["kind"]), row["precision"], row["seq_len"],
+                     f"{row['examples_per_s']:.1f}", f"{row['step_s']:.2f}", _pct(shares["teacher_forward"]),
+                     _pct(shares["student_forward_backward"]), _pct(shares["losses_forward"]),
+                     _pct(shares["losses_alone"]), _pct(shares["optimizer"]), f"{row['peak_rss_mib']:.0f}"))
+    headers = ["teacher -> student", "step", "precision", "length", "examples/s", "step s", "teacher forward",
+               "student forward + backward", "losses forward", "losses forward + backward alone", "optimiser",
+               "peak RSS MiB"]
+    ref = r["design_reference"]
+    return (f"Batch {s['batch_size']}, {s['inputs']}, {s['threads']} threads, median of {s['timed_steps']} timed "
+            f"steps after a warm-up step (batch {s['warmup_batch_size']}); shares are of the step time (backward "
+            "includes the losses' own backward, measured apart in 'losses forward + backward alone'). "
+            f"Teachers: {', '.join(f'{k}: {v}' for k, v in s['teacher_weights'].items())}.\n\n"
+            + _table(headers, rows, [False, False, False] + [True] * 9)
+            + f"\n\nDESIGN.md section 8 (idle machine): {ref['pairing']} {ref['kind']} at batch {ref['batch_size']}, "
+            f"length {ref['seq_len']}: {ref['examples_per_s']:.0f} examples/s.")
+
+
+def _quality_section(r: dict) -> str:
+    parts = []
+    laptop = r.get("laptop")
+    if laptop:
+        rows = [(who, laptop[who].get("test_metric"), laptop[who].get("dev_metric"), _m(laptop[who].get("params")),
+                 _ms(laptop[who].get("latency_ms"))) for who in ("teacher", "student")]
+        rows.append(("TF-IDF + logistic regression", laptop.get("tfidf"), None, None, None))
+        rows = [(a, None if t is None else f"{t:.4f}", None if d is None else f"{d:.4f}", p, lat)
+                for a, t, d, p, lat in rows]
+        parts.append(f"Run `{r['sources']['laptop_metrics']}` (profile {laptop['profile']}, task {laptop['task']}, "
+                     f"metric {laptop['metric']}):\n\n"
+                     + _table(["model", "test", "dev", "params", "latency ms"], rows)
+                     + f"\n\nRetention (student / teacher): test {_pct(laptop.get('retention'))}, dev "
+                     f"{_pct(laptop.get('dev_retention'))}; paper {_pct(r['targets']['paper_glue_retention'])} (GLUE), "
+                     f"design aim {_pct(r['targets']['design_aim_retention'])}.")
+    ablation = r.get("ablation")
+    if ablation:
+        rows = [(row["variant"], *(None if row.get(k) is None else f"{row[k]:.4f}"
+                                   for k in ("test", "dev", "retention", "vs_full"))) for row in ablation["rows"]]
+        parts.append(f"Ablations (`{r['sources']['ablation']}`):\n\n"
+                     + _table(["variant", "test", "dev", "retention", "vs full"], rows))
+    if r.get("missing"):
+        parts.append("Not available yet (no numbers are made up):\n\n" + "\n".join(f"- {m}" for m in r["missing"]))
+    return "\n\n".join(parts)
+
+
+_SECTIONS = {
+    "inference": ("Size and inference speed", _inference_section),
+    "augmentation": ("Data augmentation throughput (Algorithm 1)", _augmentation_section),
+    "steps": ("Distillation step throughput", _steps_section),
+    "quality": ("Quality", _quality_section),
+}
+
+
+def render(results: dict[str, dict]) -> str:
+    """The README markdown for `results` ({benchmark name: JSON})."""
+    lines = ["# Benchmark results", "",
+             "Generated by `python -m benchmarks` (or `python -m benchmarks.tables`) from the JSON files in this "
+             "folder; do not edit by hand. What each figure measures and the bound it stands beside: the "
+             "docstrings of `benchmarks/<name>.py`."]
+    if not results:
+        return "\n".join(lines + ["", "No results yet: run `python -m benchmarks`."]) + "\n"
+    tiny = [name for name, r in results.items() if r.get("tiny")]
+    if tiny:
+        lines += ["", f"**Tiny smoke-test sizes** ({', '.join(tiny)}): these numbers say nothing about speed."]
+    lines += ["", "## Machine", "", _machine_section(results)]
+    for name, (title, section) in _SECTIONS.items():
+        if name in results:
+            lines += ["", f"## {title}", "", section(results[name])]
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(folder: str | Path = RESULTS_DIR) -> Path:
+    """Render every benchmark JSON in `folder` into folder/README.md; returns its path."""
+    from tinybert_ref.report import write_text_atomic
+
+    return write_text_atomic(Path(folder) / "README.md", render(load_results(folder)))
+
+
+if __name__ == "__main__":
+    write_readme(sys.argv[1] if len(sys.argv) > 1 else RESULTS_DIR)

@@ -1,0 +1,99 @@
+"""Smoke test of the benchmarks: each one at tiny sizes writes its JSON, and the tables render.
+
+The real figures come from `python -m benchmarks` (benchmarks/results/); this only checks that every
+benchmark runs end to end, keeps its JSON schema, and never writes into benchmarks/results.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import RESULTS_DIR, augmentation, inference, quality, steps, tables
+
+MACHINE_KEYS = {"cpu", "cpu_flags", "logical_cpus", "torch_threads", "torch", "transformers", "load_average"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Every benchmark run once at tiny sizes into one temporary folder."""
+    out = tmp_path_factory.mktemp("benchmarks")
+    before = sorted(p.name for p in RESULTS_DIR.iterdir()) if RESULTS_DIR.is_dir() else []
+    runs = {
+        "inference": inference.run(out, tiny=True),
+        "augmentation": augmentation.run(out, tiny=True),
+        "steps": steps.run(out, tiny=True),
+        "quality": quality.run(out, tiny=True, metrics_paths=[out / "absent.json"], ablation_paths=[out / "no.json"]),
+    }
+    after = sorted(p.name for p in RESULTS_DIR.iterdir()) if RESULTS_DIR.is_dir() else []
+    return out, runs, before, after
+
+
+def test_each_benchmark_writes_its_json_with_the_machine(results):
+    out, runs, _, _ = results
+    for name in runs:
+        written = json.loads((out / f"{name}.json").read_text())
+        assert written["benchmark"] == name and written["tiny"] is True
+        assert MACHINE_KEYS <= set(written["machine"])
+
+
+def test_inference_keys(results):
+    result = results[1]["inference"]
+    assert set(result["models"]) == set(inference.SHAPES)
+    for model in result["models"].values():
+        assert model["params"]["bert_model"] > model["params"]["encoder"] > 0
+        assert model["flops"] > 0
+        assert {"1", "4"} == set(model["latency"]) and model["latency"]["1"]["median_ms"] > 0
+    assert {"params", "params_with_projection", "params_non_embedding", "flops", "latency_batch_1"} <= set(result["ratios"])
+    assert result["ratios"]["flops"] > 1
+
+
+def test_augmentation_keys(results):
+    result = results[1]["augmentation"]
+    assert result["candidates_equal"] is True and result["outputs_equal"] is True
+    assert result["speedup"] > 0 and result["masked_variants"] > 0
+    assert set(result["sentences_per_s"]) == {"batched", "word_by_word"}
+    assert result["bound_s"]["mlm_forwards_alone"] > 0
+
+
+def test_steps_keys_and_split(results):
+    rows = results[1]["steps"]["rows"]
+    assert {(r["kind"], r["precision"]) for r in rows} == {(k, p) for k in steps.KINDS for p in ("fp32", "bf16")}
+    for row in rows:
+        assert row["examples_per_s"] > 0 and row["peak_rss_mib"] > 0
+        assert set(row["median_s"]) == set(steps.LAPS)
+        assert sum(row["median_s"].values()) == pytest.approx(row["step_s"], rel=0.5)
+
+
+def test_quality_lists_what_is_missing(results):
+    result = results[1]["quality"]
+    assert result["laptop"] is None and result["ablation"] is None and len(result["missing"]) == 2
+
+
+def test_quality_collects_present_files(tmp_path):
+    metrics = {"profile": "laptop", "task": {"name": "bbc", "metric": "accuracy"},
+               "teacher": {"test_metric": 0.9, "dev_metric": 0.92, "params": 22_700_000},
+               "student": {"test_metric": 0.88, "dev_metric": 0.9, "params": 14_350_000},
+               "retention": 0.978, "baselines": {"tfidf": {"metric": 0.79}}}
+    ablation = {"rows": [{"variant": "full", "test": 0.88, "dev": 0.9, "retention": 0.978, "vs_full": 0.0}]}
+    (tmp_path / "m.json").write_text(json.dumps(metrics))
+    (tmp_path / "a.json").write_text(json.dumps(ablation))
+    result = quality.run(tmp_path, metrics_paths=[tmp_path / "m.json"], ablation_paths=[tmp_path / "a.json"])
+    assert result["missing"] == [] and result["laptop"]["retention"] == 0.978
+    text = tables.render(tables.load_results(tmp_path))
+    assert "97.8%" in text and "| full |" in text
+
+
+def test_tables_render_and_results_dir_untouched(results):
+    out, runs, before, after = results
+    readme = tables.write_readme(out)
+    text = readme.read_text()
+    for title in ("## Machine", "## Size and inference speed", "## Data augmentation", "## Distillation step",
+                  "## Quality", "Tiny smoke-test sizes"):
+        assert title in text
+    assert before == after  # nothing written into benchmarks/results
+
+
+def test_render_without_results():
+    assert "No results yet" in tables.render({})

@@ -1,0 +1,183 @@
+"""snapshots.py: the student at each distillation checkpoint, its matching teacher, their scores.
+
+A fake run folder with tiny models in the layout the pipeline writes (metrics.json naming stage
+folders in a shared store) keeps these tests fast; notebook 08 runs the same code on a real run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tinybert_ref import snapshots
+from tinybert_ref.config import RunConfig
+from tinybert_ref.internals import forward_with_internals
+
+SENTENCES = ["Stocks fall as oil price climbs", "Chelsea beat Arsenal"]
+
+
+def make_fake_run(root, teacher_dir, tokenizer, with_gd: bool = True):
+    """RUNS/fake (metrics.json, config) and RUNS/stages/<stage>-<hash>/model as the pipeline leaves them.
+
+    Teacher: 6 layers, hidden 48, 12 heads, MiniLM's vocabulary; student preset "small" (4 layers)."""
+    from transformers import BertConfig, BertForSequenceClassification, BertModel
+
+    from tinybert_ref.models import build_student, load_teacher
+
+    root.mkdir(parents=True, exist_ok=True)
+    teacher_config = BertConfig(vocab_size=len(tokenizer), hidden_size=48, num_hidden_layers=6, num_attention_heads=12,
+                                intermediate_size=96, max_position_embeddings=64)
+    torch.manual_seed(0)
+    BertModel(teacher_config).save_pretrained(teacher_dir)
+    tokenizer.save_pretrained(teacher_dir)
+    config = RunConfig(profile="ci", teacher=str(teacher_dir), student="small", seed=7)
+    store, stage_dirs = root / "stages", {}
+
+    def stage(name, model, history=None):
+        folder = store / f"{name}-0123456789"
+        model.save_pretrained(folder / "model")
+        if history is not None:
+            (folder / "history.json").write_text(json.dumps(history))
+        stage_dirs[name] = folder.name
+
+    teacher_classifier = BertForSequenceClassification(BertConfig(**{**teacher_config.to_dict(), "num_labels": 5}))
+    stage("teacher", teacher_classifier)
+    loaded = load_teacher(str(teacher_dir), config_only=True)
+    if with_gd:
+        stage("general_distillation", build_student("small", loaded, seed=1),
+              [{"step": s, "total": 9.0, **{f"attention/{m}": 5.0 - s for m in range(1, 5)}, "hidden/1": 1.0}
+               for s in (1, 2, 3)])
+    stage("task_distillation_1", build_student("small", loaded, num_labels=5, seed=2),
+          [{"step": s, "total": 3.0, **{f"attention/{m}": 3.0 - s / 10 for m in range(1, 5)}} for s in (1, 2)])
+    stage("task_distillation_2", build_student("small", loaded, num_labels=5, seed=3), [{"step": 1, "total": 1.6}])
+    run = root / "fake"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"config": config.to_dict(), "stage_dirs": stage_dirs}))
+    return run
+
+
+@pytest.fixture(scope="module")
+def fake_run(tmp_path_factory, teacher_tokenizer):
+    root = tmp_path_factory.mktemp("runs")
+    return make_fake_run(root, root / "tiny_teacher", teacher_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def loaded(fake_run):
+    return snapshots.load_snapshots(fake_run)
+
+
+def test_checkpoints_and_their_teachers(loaded):
+    assert [s.name for s in loaded] == ["before_gd", "after_gd", "after_td1", "after_td2"]
+    assert [s.teacher_kind for s in loaded] == ["pretrained", "pretrained", "fine-tuned", "fine-tuned"]
+    assert loaded[0].teacher is loaded[1].teacher and loaded[2].teacher is loaded[3].teacher  # loaded once each
+    assert type(loaded[0].teacher).__name__ == "BertModel"
+    assert type(loaded[2].teacher).__name__ == "BertForSequenceClassification"
+    assert type(loaded[1].student).__name__ == "BertModel"
+    assert type(loaded[3].student).__name__ == "BertForSequenceClassification"
+    assert all(not s.student.training and not s.teacher.training for s in loaded)
+    assert loaded[0].source == "random init, seed 7"
+
+
+def test_before_gd_is_the_general_distillations_starting_point(fake_run, loaded):
+    """GD builds its student with build_student(config.student, teacher config, seed=config.seed)."""
+    from tinybert_ref.models import build_student, load_teacher
+
+    config = json.loads((fake_run / "metrics.json").read_text())["config"]
+    rebuilt = build_student("small", load_teacher(config["teacher"], config_only=True), seed=config["seed"])
+    for (name, mine), theirs in zip(loaded[0].student.state_dict().items(), rebuilt.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs), name
+
+
+def test_skipped_stage_is_left_out(tmp_path, teacher_tokenizer):
+    run = make_fake_run(tmp_path, tmp_path / "teacher", teacher_tokenizer, with_gd=False)
+    assert [s.name for s in snapshots.load_snapshots(run)] == ["before_gd", "after_td1", "after_td2"]
+    rows, boundaries = snapshots.attention_loss_history(run)
+    assert boundaries == {"before_gd": 0, "after_td1": 2, "after_td2": 2}
+    assert [row["step"] for row in rows] == [1, 2]
+
+
+def test_unknown_checkpoint_and_missing_run(tmp_path, fake_run):
+    with pytest.raises(ValueError, match="unknown checkpoints"):
+        snapshots.load_snapshots(fake_run, checkpoints=("after_gd", "halfway"))
+    with pytest.raises(FileNotFoundError, match="ensure_run"):
+        snapshots.load_snapshots(tmp_path / "nothing")
+
+
+def test_find_store(fake_run, tmp_path):
+    assert snapshots.stage_store(fake_run) == fake_run.parent / "stages"
+    (tmp_path / "cli_run" / "stages").mkdir(parents=True)
+    assert snapshots.stage_store(tmp_path / "cli_run") == tmp_path / "cli_run" / "stages"  # tinybert-ref run's layout
+    assert snapshots.find_store(fake_run) == fake_run.parent / "stages"  # the notebooks' shared store
+    assert snapshots.find_store(fake_run, fake_run.parent / "stages") == fake_run.parent / "stages"
+    with pytest.raises(FileNotFoundError, match="pass store="):
+        snapshots.find_store(fake_run, tmp_path)
+
+
+def test_run_mapping(fake_run):
+    assert snapshots.run_mapping(fake_run) == [0, 2, 3, 5, 6]  # 6 teacher layers onto 4, uniform
+
+
+def test_scores_match_a_direct_forward(loaded, teacher_tokenizer, fake_run):
+    attention = snapshots.snapshot_attention(loaded, teacher_tokenizer, SENTENCES, snapshots.run_mapping(fake_run))
+    assert attention.names == ["before_gd", "after_gd", "after_td1", "after_td2"]
+    assert attention.tokens[1] == ["[CLS]", "chelsea", "beat", "arsenal", "[SEP]"]
+    batch, length = attention.attention_mask.shape
+    assert batch == 2 and attention.attention_mask[1].sum() == 5
+    teacher_scores, student_scores = attention.pair("after_td1", 3)
+    assert student_scores.shape == teacher_scores.shape == (2, 12, length, length)
+    encoded = teacher_tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        direct_teacher = forward_with_internals(loaded[2].teacher, **encoded).attention_scores
+        direct_student = forward_with_internals(loaded[2].student, **encoded).attention_scores
+    assert torch.allclose(teacher_scores, direct_teacher[5 - 1])  # g(3) = 5 -> attention_scores[4]
+    assert torch.allclose(student_scores, direct_student[3 - 1])
+    assert attention.example(1, student_scores).shape == (12, 5, 5)
+    with pytest.raises(ValueError, match="layers 1..4"):
+        attention.pair("after_td1", 5)
+
+
+def _brute_force(student, teacher, mask):
+    per_head = []
+    for h in range(student.shape[1]):
+        values = [(student[b, h, q, k] - teacher[b, h, q, k]) ** 2 for b in range(len(mask))
+                  for q in range(mask.shape[1]) for k in range(mask.shape[1]) if mask[b, q] and mask[b, k]]
+        per_head.append(torch.stack(values).mean())
+    return torch.stack(per_head)
+
+
+def test_per_head_mse_counts_real_pairs_only():
+    generator = torch.Generator().manual_seed(0)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]])
+    student, teacher = torch.randn(2, 3, 4, 4, generator=generator), torch.randn(2, 3, 4, 4, generator=generator)
+    expected = _brute_force(student, teacher, mask)
+    assert torch.allclose(snapshots.per_head_mse(student, teacher, mask), expected)
+    padded = student.clone()
+    padded[1, :, :, 2:] = torch.finfo(torch.float32).min  # masked keys, as in a real forward
+    padded[1, :, 2:, :2] = 1e3  # padded queries: whatever they hold
+    assert torch.allclose(snapshots.per_head_mse(padded, teacher, mask), expected)
+    assert torch.equal(snapshots.per_head_mse(teacher, teacher, mask), torch.zeros(3))
+    assert torch.allclose(snapshots.per_head_mse(student, teacher), ((student - teacher) ** 2).mean(dim=(0, 2, 3)))
+    with pytest.raises(ValueError, match="one shape"):
+        snapshots.per_head_mse(student, teacher[:, :2], mask)
+
+
+def test_transfer_mse(loaded, teacher_tokenizer, fake_run):
+    attention = snapshots.snapshot_attention(loaded, teacher_tokenizer, SENTENCES, snapshots.run_mapping(fake_run))
+    mse = snapshots.transfer_mse(attention)
+    assert set(mse) == set(attention.names) and mse["after_gd"].shape == (4, 12)
+    teacher_scores, student_scores = attention.pair("after_gd", 2)
+    assert torch.allclose(mse["after_gd"][1], snapshots.per_head_mse(student_scores, teacher_scores,
+                                                                     attention.attention_mask))
+    assert (mse["before_gd"] > 0).all()
+
+
+def test_attention_loss_history(fake_run):
+    rows, boundaries = snapshots.attention_loss_history(fake_run)
+    assert boundaries == {"before_gd": 0, "after_gd": 3, "after_td1": 5, "after_td2": 5}
+    assert [row["step"] for row in rows] == [1, 2, 3, 4, 5]
+    assert [row["stage"] for row in rows] == ["general_distillation"] * 3 + ["task_distillation_1"] * 2
+    assert "hidden/1" not in rows[0] and "total" not in rows[0]  # attention terms only
+    assert rows[3]["attention/1"] == pytest.approx(2.9)

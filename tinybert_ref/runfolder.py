@@ -1,0 +1,112 @@
+"""The run folder: its configuration, and a store of finished stages keyed by what they depend on.
+
+Every stage (teacher fine-tuning, masked LM, general distillation, augmentation, task distillation
+steps) writes into `STORE/<stage>-<hash>/`, where the hash covers the settings the stage reads and the
+hashes of the stages it starts from. So a finished stage is never redone, an interrupted one resumes
+from its own checkpoint, and ablation variants reuse every stage they share with the full run
+(DESIGN.md section 4, "Runs").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["ConfigMismatchError", "config_hash", "claim_run_folder", "run_stage", "save_model_atomic", "stage_done"]
+
+log = logging.getLogger(__name__)
+
+
+class ConfigMismatchError(RuntimeError):
+    """A run folder made by another configuration was about to be reused."""
+
+
+def config_hash(obj) -> str:
+    """A short, stable hash of a JSON-able object (key order does not matter)."""
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def claim_run_folder(run_dir: Path, config: dict, force: bool = False) -> None:
+    """Write RUN_DIR/config.json, or check that the one there is the same configuration.
+
+    A different configuration is refused (ConfigMismatchError names the differing keys) unless
+    `force`, which keeps the stage store (stages are keyed by their own settings) and replaces the
+    config and results.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "config.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old != json.loads(json.dumps(config, default=str)):
+            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            if not force:
+                raise ConfigMismatchError(
+                    f"{run_dir} holds a run with another configuration (differs in: {', '.join(changed)}); "
+                    "choose a new --out folder, or pass --force to re-run it with the new settings "
+                    "(finished stages whose settings did not change are reused)"
+                )
+            log.warning("re-running %s with a changed configuration (%s)", run_dir, ", ".join(changed))
+    _write_json(path, config)
+
+
+def stage_done(stage_dir: Path) -> dict | None:
+    """The DONE record of a finished stage, or None."""
+    done = stage_dir / "DONE.json"
+    return json.loads(done.read_text()) if done.is_file() else None
+
+
+def run_stage(store: Path, name: str, key: dict, body: Callable[[Path], dict]) -> tuple[Path, dict]:
+    """Run `body(stage_dir)` once for this `key`; later calls return the recorded result.
+
+    The body writes its outputs inside stage_dir (and may keep a resumable checkpoint in
+    stage_dir/"checkpoint", removed once the stage is done). Returns (stage_dir, result) where result
+    holds what the body returned plus `wall_s` (time of the attempts that ran, summed).
+    """
+    stage_dir = store / f"{name}-{config_hash(key)}"
+    record = stage_done(stage_dir)
+    if record is not None:
+        log.info("stage %s: done already (%s), reused", name, stage_dir.name)
+        return stage_dir, record
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(stage_dir / "key.json", key)
+    # Time of earlier attempts that ended with an exception; one killed outright (kill -9) leaves no
+    # record of its time, only its checkpoint.
+    spent_path = stage_dir / "spent_s.json"
+    spent = json.loads(spent_path.read_text()) if spent_path.exists() else 0.0
+    resumed = bool(spent) or (stage_dir / "checkpoint").exists()
+    start = time.perf_counter()
+    log.info("stage %s: running in %s%s", name, stage_dir, " (resuming)" if resumed else "")
+    try:
+        result = body(stage_dir)
+    finally:
+        _write_json(spent_path, spent + time.perf_counter() - start)
+    result = {**result, "wall_s": round(spent + time.perf_counter() - start, 2), "resumed": resumed}
+    _write_json(stage_dir / "DONE.json", result)
+    shutil.rmtree(stage_dir / "checkpoint", ignore_errors=True)
+    return stage_dir, result
+
+
+def save_model_atomic(model, target: Path, tokenizer=None) -> None:
+    """`save_pretrained` into a temporary folder, then swap it in place of `target`."""
+    tmp, old = target.with_name(target.name + ".tmp"), target.with_name(target.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(tmp)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
