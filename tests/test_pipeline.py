@@ -49,8 +49,16 @@ def test_augmented_set_has_provenance(ci_run):
     metrics, out = ci_run
     augmented = load_from_disk(str(out / "stages" / metrics["stage_dirs"]["augmentation"] / "dataset"))
     profile = CI.resolved_profile()
-    assert len(augmented) == metrics["task"]["sizes"]["train"] * (profile.aug_copies + 1)
-    assert {"text", "label", "original_index", "replacements"} <= set(augmented.column_names)
+    train = metrics["task"]["sizes"]["train"]
+    assert {"text", "label", "original_index", "is_original", "replacements"} <= set(augmented.column_names)
+    # every original once, then up to N_a distinct copies each (identical copies are written once, as
+    # the official code does, so the total may fall short of train * (N_a + 1))
+    assert sum(augmented["is_original"]) == train
+    assert train < len(augmented) <= train * (profile.aug_copies + 1)
+    for row in augmented:  # provenance: [position, original word, replacement, source] per change
+        changes = json.loads(row["replacements"])
+        assert bool(changes) != row["is_original"], row
+        assert all(source in ("mlm", "glove") for *_, source in changes), changes
 
 
 def test_exported_student_loads_in_a_transformers_pipeline(ci_run):
