@@ -18,7 +18,7 @@ from . import __version__
 from .profiles import Profile, get_profile
 from .runtime import configure_logging, seed_everything
 
-__all__ = ["setup", "show_source", "run_info", "run_dir", "ensure_run"]
+__all__ = ["setup", "show_source", "run_info", "run_dir", "stage_store", "ensure_run"]
 
 
 def run_info(profile: Profile, seed: int) -> str:
@@ -83,6 +83,14 @@ def run_dir(profile: Profile) -> Path:
     return here / "runs" / profile.name
 
 
+def stage_store(profile: Profile) -> Path:
+    """The stage store the notebooks use for `profile`: runs/<profile>/stages when `tinybert-ref run`
+    made it (so a finished command-line run is loaded, not retrained), else runs/stages."""
+    from .snapshots import stage_store as store_of
+
+    return store_of(run_dir(profile))
+
+
 def ensure_run(profile: Profile, **changes) -> tuple[dict, Path]:
     """Metrics of the default pipeline run for `profile` (with RunConfig `changes`), running only
     the stages not yet in the shared stage store. Returns (metrics, run folder).
@@ -100,7 +108,7 @@ def ensure_run(profile: Profile, **changes) -> tuple[dict, Path]:
     if (out / "metrics.json").is_file() and (out / "config.json").is_file():
         if read_json(out / "config.json") == _config_json(config):
             return read_json(out / "metrics.json"), out
-    return run(config, out, store=base.parent / "stages", force=True), out
+    return run(config, out, store=stage_store(profile), force=True), out
 
 
 def _config_json(config) -> dict:
