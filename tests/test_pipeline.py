@@ -154,3 +154,12 @@ def test_a_missing_teacher_folder_gets_a_clear_error(tmp_path):
     result = _cli("run", "--profile", "ci", "--teacher", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"))
     assert result.returncode == 2
     assert "nowhere" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_metrics_record_where_the_stages_are(ci_run):
+    from tinybert_ref.snapshots import find_store
+
+    metrics, out = ci_run
+    assert metrics["store"] == "stages"
+    assert find_store(out) == out / metrics["store"]
+    assert all((out / metrics["store"] / folder / "DONE.json").is_file() for folder in metrics["stage_dirs"].values())

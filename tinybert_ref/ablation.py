@@ -38,10 +38,13 @@ def ablation_rows(results: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def ablate(config: RunConfig, out: str | Path, names: tuple[str, ...] | str = "all", force: bool = False) -> dict:
+def ablate(config: RunConfig, out: str | Path, names: tuple[str, ...] | str = "all", force: bool = False,
+           store: str | Path | None = None) -> dict:
     """Run the named variants of `config` (a set name from ABLATION_SETS or a tuple of ABLATIONS keys).
 
-    Writes OUT/ablation.json and OUT/ablation.md; returns {variant: metrics}.
+    Variants share one stage store (`store`, default OUT/stages), so a stage they have in common (the
+    teacher, the masked LM, general distillation, augmentation) is made once. Writes OUT/ablation.json
+    and OUT/ablation.md; returns {variant: metrics}.
     """
     from .pipeline import run
 
@@ -53,7 +56,8 @@ def ablate(config: RunConfig, out: str | Path, names: tuple[str, ...] | str = "a
     results = {}
     for name in names:
         log.info("ablation variant %s", name)
-        results[name] = run(variant(config, name), out / name, store=out / "stages", force=force)
+        results[name] = run(variant(config, name), out / name, store=Path(store) if store else out / "stages",
+                            force=force)
     rows = ablation_rows(results)
     write_json_atomic(out / "ablation.json", {"config": dataclasses.asdict(config), "rows": rows})
     header = (f"Ablations on task `{config.task}`, teacher `{config.teacher}`, student `{config.student}`, "

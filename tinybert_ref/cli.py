@@ -34,6 +34,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--glove", default=None, help="a GloVe text file (default: packaged GloVe 6B 50-d)")
     parser.add_argument("--corpus", default=None, help="text file(s) or folder for general distillation (default: BBC bodies)")
     parser.add_argument("--out", default=None, help="run folder (default: runs/<profile>)")
+    parser.add_argument("--store", default=None, help="stage store to reuse finished stages from, e.g. runs/laptop/stages "
+                        "(default: OUT/stages); stages are keyed by a hash of their settings, so sharing is safe")
     parser.add_argument("--force", action="store_true", help="re-run a run folder made with another configuration")
 
 
@@ -92,14 +94,14 @@ def main(argv: list[str] | None = None) -> int:
             from .pipeline import run
             from .report import results_table
 
-            metrics = run(config, out, force=args.force)
+            metrics = run(config, out, store=args.store, force=args.force)
             print(results_table(metrics))
             print(f"\nrun folder: {out} (metrics.json, report.md, figures/, student/)")
         else:
             from .ablation import ablate
 
             names = args.set if args.set in ("all", "stages", "losses", "mapping", "baselines") else tuple(args.set.split(","))
-            ablate(config, out, names, force=args.force)
+            ablate(config, out, names, force=args.force, store=args.store)
             print((Path(out) / "ablation.md").read_text())
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         # Bad input gets one clear line, not a traceback (set TINYBERT_DEBUG=1 for the traceback).

@@ -68,11 +68,13 @@ def stage_store(run_dir) -> Path:
 
 
 def find_store(run_dir, store=None) -> Path:
-    """The stage store of a run: `store` if given, else RUN_DIR/stages (the CLI's layout), else
-    RUN_DIR/../stages (the notebooks' shared store). Raises FileNotFoundError naming both places."""
+    """The stage store of a run: `store` if given, else the one its metrics.json records, else
+    RUN_DIR/stages (the CLI's layout), else RUN_DIR/../stages (the notebooks' shared store). Raises FileNotFoundError naming both places."""
     run_dir = Path(run_dir)
-    candidates = [Path(store)] if store is not None else [run_dir / "stages", run_dir.parent / "stages"]
-    stage_dirs = _metrics(run_dir).get("stage_dirs") or {}
+    metrics = _metrics(run_dir)
+    recorded = [run_dir / metrics["store"]] if metrics.get("store") else []  # the store the run used
+    candidates = [Path(store)] if store is not None else [*recorded, run_dir / "stages", run_dir.parent / "stages"]
+    stage_dirs = metrics.get("stage_dirs") or {}
     for candidate in candidates:
         if stage_dirs and all((candidate / name).is_dir() for name in stage_dirs.values()):
             return candidate

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import torch
@@ -109,6 +110,8 @@ def finalize(run, final_stage: Path) -> dict:
     metrics["stages"] = {name: {k: v for k, v in result.items() if k != "mapping"}
                          for name, (_, result) in run.stages.items()}
     metrics["stage_dirs"] = {name: stage_dir.name for name, (stage_dir, _) in run.stages.items()}
+    # where those stage folders are, relative to the run folder (a store can be shared, --store)
+    metrics["store"] = os.path.relpath(run.store.resolve(), run.out.resolve())
     metrics["figures"] = _figures(run, teacher, student, run.out / "figures")
     save_model_atomic(student, run.out / "student", run.tokenizer)
     save_model_atomic(teacher, run.out / "teacher", run.tokenizer)
