@@ -1,0 +1,181 @@
+"""The generated blocks of the project README: results, ablations and the notebook timetable.
+
+The README never carries a hand-typed figure. Each block sits between `<!-- begin:NAME -->` and
+`<!-- end:NAME -->` and is rendered from the JSON committed in `benchmarks/results/`:
+
+    results    laptop_metrics.json (and laptop_small_metrics.json): teacher vs student, retention,
+               size, latency, TF-IDF baseline, wall time of each stage
+    ablation   ablation.json (`tinybert-ref ablate`)
+    speed      inference.json (`python -m benchmarks --only inference`): the paper's ratios beside ours
+    timetable  notebooks.json (`python -m benchmarks.notebooks`)
+
+`python -m benchmarks.readme` rewrites the blocks in README.md; `python -m benchmarks.readme --check`
+exits 1 when a block is stale (tests/test_readme.py runs the same check, so the README cannot drift
+from the files it quotes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from . import RESULTS_DIR, ROOT
+
+__all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks"]
+
+README = ROOT / "README.md"
+BLOCKS = ("results", "ablation", "speed", "timetable")
+_STAGE_ORDER = ("teacher", "general_distillation", "mlm", "augmentation", "task_distillation_1",
+                "task_distillation_2", "finetune")
+
+
+def _load(folder: Path, name: str) -> dict | None:
+    path = folder / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _acc(value) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _table(headers, rows) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "| --- |" + " ---: |" * (len(headers) - 1)]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def _results(folder: Path) -> str:
+    runs = {name: m for name, m in (("tinybert4", _load(folder, "laptop_metrics.json")),
+                                    ("small", _load(folder, "laptop_small_metrics.json"))) if m}
+    if not runs:
+        return ("Not measured yet: run `tinybert-ref run` and copy `runs/laptop/metrics.json` to "
+                "`benchmarks/results/laptop_metrics.json`.")
+    first = next(iter(runs.values()))
+    teacher = first["teacher"]
+    rows = [("teacher (MiniLM-L6, fine-tuned)", _acc(teacher["test_metric"]), _acc(teacher["dev_metric"]), "100%",
+             f"{teacher['params'] / 1e6:.2f}M", f"{teacher['latency_ms']:.1f}")]
+    for m in runs.values():
+        s = m["student"]
+        rows.append((f"student `{m['config']['student']}`", _acc(s["test_metric"]), _acc(s["dev_metric"]),
+                     _pct(m["retention"]), f"{s['params'] / 1e6:.2f}M ({teacher['params'] / s['params']:.1f}x fewer)",
+                     f"{s['latency_ms']:.1f} ({m['teacher']['latency_ms'] / s['latency_ms']:.1f}x faster)"))
+    tfidf = (first.get("baselines") or {}).get("tfidf") or {}
+    rows.append(("TF-IDF + logistic regression", _acc(tfidf.get("metric")), "—", _pct(
+        None if tfidf.get("metric") is None else tfidf["metric"] / teacher["test_metric"]), "—", "—"))
+    setting = first.get("latency_setting") or {}
+    text = [f"Task `{first['task']['name']}` ({first['task']['metric']}; test {first['task']['sizes']['test']} "
+            f"headlines), profile `{first['profile']}`, seed {first['config']['seed']}. Retention = student test "
+            "accuracy / teacher test accuracy (the paper: TinyBERT4 keeps 96.8% of BERT-base on GLUE). Latency: "
+            f"CPU, batch {setting.get('batch')}, length {setting.get('seq_len')}, {setting.get('threads')} threads. "
+            "Model selection used the dev split only.", "", _table(
+                ["model", "test acc.", "dev acc.", "retention", "parameters", "latency ms"], rows)]
+    stage_rows = []
+    for name in _STAGE_ORDER:
+        cells = [runs[r].get("stages", {}).get(name, {}).get("wall_s") for r in runs]
+        if any(c is not None for c in cells):
+            stage_rows.append((name, *("—" if c is None else f"{c / 60:.1f}" for c in cells)))
+    totals = [sum(st.get("wall_s", 0) for st in runs[r].get("stages", {}).values()) for r in runs]
+    stage_rows.append(("**total**", *(f"**{t / 60:.1f}**" for t in totals)))
+    text += ["", "Wall time of each stage, minutes (a stage shared through `--store` shows under the run that "
+             "made it; 0.0 = reused):", "", _table(["stage", *(f"`{r}` run" for r in runs)], stage_rows)]
+    mlm = first.get("stages", {}).get("mlm", {}).get("recall")
+    if mlm:
+        text += ["", f"The masked LM trained on the corpus for augmentation: top-{mlm['k']} recall of masked held-out "
+                 f"words {_pct(mlm['topk'])} (top-1 {_pct(mlm['top1'])}, {mlm['n']} words)."]
+    return "\n".join(text)
+
+
+def _ablation(folder: Path) -> str:
+    ablation = _load(folder, "ablation.json")
+    if not ablation:
+        return "Not measured yet: run `tinybert-ref ablate` and copy its `ablation.json` to `benchmarks/results/`."
+    rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
+             "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in ablation["rows"]]
+    return _table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
+
+
+def _speed(folder: Path) -> str:
+    inference = _load(folder, "inference.json")
+    if not inference:
+        return "Not measured yet: run `python -m benchmarks --only inference`."
+    q = inference["ratios"]
+    rows = [("parameters", f"{q['params_with_projection']:.1f}x", "7.5x"),
+            ("FLOPs per example (the bound)", f"{q['flops']:.1f}x", "—"),
+            *((f"CPU latency, batch {k.split('_')[-1]}", f"{v:.1f}x", "9.4x (GPU)")
+              for k, v in q.items() if k.startswith("latency_batch"))]
+    return (f"`{q['reference']}` shape vs `{q['student']}` shape, sequence length 128, random weights "
+            f"(`benchmarks/results/inference.json`):\n\n" + _table(["ratio", "measured", "paper"], rows))
+
+
+def _timetable(folder: Path) -> str:
+    timings = _load(folder, "notebooks.json")
+    if not timings:
+        return "Not measured yet: run `python -m benchmarks.notebooks --profile ci --profile laptop`."
+    profiles = [p for p in ("ci", "laptop", "paper") if p in timings["profiles"]]
+    names = sorted({n for p in profiles for n in timings["profiles"][p]["notebooks"]})
+
+    def cell(profile, name):
+        t = timings["profiles"][profile]["notebooks"].get(name)
+        if t is None:
+            return "—"
+        return (f"{t['wall_s'] / 60:.1f}" if t["ok"] else "failed")
+
+    rows = [(f"`{name}`", *(cell(p, name) for p in profiles)) for name in names]
+    notes = []
+    for p in profiles:
+        entry = timings["profiles"][p]
+        load = entry.get("load_at_start") or []
+        notes.append(f"`{p}`: {entry['machine']['logical_cpus']} CPUs, load average at start "
+                     f"{load[0] if load else '—'}" + (", stages of `tinybert-ref run` present"
+                                                       if p != "ci" and entry.get("stages_present") else ""))
+    return ("Minutes per notebook, top to bottom in a fresh kernel (`python -m benchmarks.notebooks`); "
+            + "; ".join(notes) + ".\n\n" + _table(["notebook", *(f"`{p}` min" for p in profiles)], rows))
+
+
+_RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable}
+
+
+def render_blocks(folder: str | Path = RESULTS_DIR) -> dict[str, str]:
+    """{block name: markdown} rendered from the JSON files in `folder`."""
+    return {name: _RENDER[name](Path(folder)) for name in BLOCKS}
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- begin:{name} -->\n)(.*?)(<!-- end:{name} -->)", re.S)
+
+
+def _replace(text: str, blocks: dict[str, str]) -> str:
+    for name, body in blocks.items():
+        pattern = _pattern(name)
+        if not pattern.search(text):
+            raise ValueError(f"README has no block {name!r}: add '<!-- begin:{name} -->' and "
+                             f"'<!-- end:{name} -->' lines where it should go")
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(3), text)
+    return text
+
+
+def stale_blocks(readme: str | Path = README, folder: str | Path = RESULTS_DIR) -> list[str]:
+    """Names of the README blocks that differ from what the JSON in `folder` renders."""
+    text = Path(readme).read_text(encoding="utf-8")
+    blocks = render_blocks(folder)
+    return [name for name in blocks if _replace(text, {name: blocks[name]}) != text]
+
+
+def update_readme(readme: str | Path = README, folder: str | Path = RESULTS_DIR) -> Path:
+    """Rewrite every generated block of `readme` from `folder`; returns the path."""
+    readme = Path(readme)
+    readme.write_text(_replace(readme.read_text(encoding="utf-8"), render_blocks(folder)), encoding="utf-8")
+    return readme
+
+
+if __name__ == "__main__":
+    if "--check" in sys.argv[1:]:
+        stale = stale_blocks()
+        print("stale README blocks: " + ", ".join(stale) if stale else "README blocks are up to date")
+        sys.exit(1 if stale else 0)
+    print(f"updated {update_readme()}")
