@@ -6,6 +6,12 @@ distillation step 1, Eq. 6/11) or prediction-layer distillation (step 2, Eq. 10)
 them through `accelerate`, so the same loop serves one CPU process, several processes or GPUs, and
 mixed precision. It checkpoints atomically and resumes after an interruption at the step it reached,
 with the same data order. Taught in notebooks 05 and 07.
+
+Several processes (`torchrun --nproc_per_node N` or `accelerate launch`): the batch size is the global
+batch, each process takes its slice of it, DDP averages the gradients, the logged losses are averaged
+over the processes, and only the main process writes checkpoints' shared files (each process saves its
+own RNG state). Mixed precision: `make_accelerator("bf16" | "fp16")` runs the forward passes under
+autocast; the losses switch autocast off and compute in float32 (`tinybert_ref.losses`).
 """
 
 from __future__ import annotations
@@ -111,7 +117,7 @@ class Schedule:
 
     max_steps: int
     lr: float
-    batch_size: int = 32
+    batch_size: int = 32  # the global batch, split over the processes (torchrun / accelerate launch)
     warmup_proportion: float = 0.1
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
@@ -136,35 +142,52 @@ class TrainResult:
 
 def make_accelerator(precision: str = "fp32", cpu: bool | None = None):
     """An `accelerate.Accelerator` for `precision` in fp32 | bf16 | fp16 (fp16 needs a GPU)."""
-    from accelerate import Accelerator, DistributedDataParallelKwargs
+    from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
 
     if precision not in ("fp32", "bf16", "fp16"):
         raise ValueError(f"unknown precision {precision!r}; choose fp32, bf16 or fp16")
-    if precision == "fp16" and not torch.cuda.is_available():
+    if precision == "fp16" and (cpu or not torch.cuda.is_available()):
         raise ValueError("fp16 needs a GPU (loss scaling is CUDA-only here); use --precision bf16 on a CPU")
     # The student's pooler/classifier is unused by intermediate-layer distillation.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
     mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
-    return Accelerator(mixed_precision=mixed, cpu=bool(cpu), kwargs_handlers=[ddp])
+    if cpu is None:
+        # Under torchrun without a GPU, accelerate only forms the (gloo) process group when told it runs on
+        # the CPU; otherwise every process would train alone and they would overwrite each other's files.
+        cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    # split_batches: our batch size is the global batch (see _epoch_batches); without it accelerate's
+    # scheduler wrapper would step the learning-rate schedule once per process at every optimiser step.
+    return Accelerator(mixed_precision=mixed, cpu=bool(cpu), kwargs_handlers=[ddp],
+                       dataloader_config=DataLoaderConfiguration(split_batches=True))
 
 
 def _epoch_batches(dataset, collate_fn, schedule: Schedule, epoch: int, accelerator, skip: int):
     """This process's batches of one epoch, from batch `skip` on.
 
-    A fixed permutation per (seed, epoch) makes the data order reproducible after a resume; each
-    global batch of batch_size x processes examples is split so process r takes the r-th slice, so
-    several processes see together exactly the batches one process would see with a larger batch.
+    A fixed permutation per (seed, epoch) makes the data order reproducible after a resume.
+    `schedule.batch_size` is the *global* batch: each global batch is split into one contiguous slice
+    per process (batch_size / processes examples each), so any number of processes sees exactly the
+    batches one process sees, and the same configuration trains the same model at any scale. A last,
+    short global batch is split as evenly as it goes (a process left without an example repeats the
+    batch's last one, so every process takes part in the gradient all-reduce).
     """
     generator = torch.Generator().manual_seed(schedule.seed + epoch)
     order = torch.randperm(len(dataset), generator=generator).tolist()
-    size, world, rank = schedule.batch_size, accelerator.num_processes, accelerator.process_index
-    global_size = size * world
-    for start in range(skip * global_size, len(order), global_size):
-        indices = order[start:start + global_size][rank * size:(rank + 1) * size]
-        if not indices:  # the last global batch can be too short for every process
-            indices = order[start:start + global_size][-1:]
+    world, rank = accelerator.num_processes, accelerator.process_index
+    for start in range(skip * schedule.batch_size, len(order), schedule.batch_size):
+        chunk = order[start:start + schedule.batch_size]
+        indices = chunk[rank * len(chunk) // world:(rank + 1) * len(chunk) // world] or chunk[-1:]
         batch = collate_fn([dataset[i] for i in indices])
         yield {k: v.to(accelerator.device) if hasattr(v, "to") else v for k, v in batch.items()}
+
+
+def _global_mean(accelerator, losses: dict) -> dict:
+    """The losses averaged over processes (each holds its slice's mean), as floats for the history."""
+    names = list(losses)
+    values = torch.stack([losses[k].detach().float() for k in names])
+    if accelerator.num_processes > 1:
+        values = accelerator.reduce(values, reduction="mean")
+    return dict(zip(names, values.tolist(), strict=True))
 
 
 def _save_state(accelerator, checkpoint_dir: Path, progress: dict) -> None:
@@ -220,6 +243,13 @@ def train(
     if len(dataset) == 0:
         raise ValueError(f"{desc}: the training dataset is empty; check the task file or the profile's limits")
     accelerator = accelerator or make_accelerator()
+    # One accelerator serves every stage of a run, and `save_state` writes every model it has prepared
+    # (model.safetensors, model_1.safetensors, ...). Release the previous stage's model first, so a
+    # checkpoint holds this stage only and resumes in a fresh process where the earlier stages are skipped.
+    accelerator.free_memory()
+    if schedule.batch_size % accelerator.num_processes:
+        raise ValueError(f"{desc}: the batch size {schedule.batch_size} is the global batch and must split evenly "
+                         f"over {accelerator.num_processes} processes; pick a multiple of {accelerator.num_processes}")
     trainable = [p for p in objective.parameters() if p.requires_grad]
     decay = [p for p in trainable if p.ndim > 1]
     no_decay = [p for p in trainable if p.ndim <= 1]
@@ -239,7 +269,7 @@ def train(
     if checkpoint_dir and accelerator.is_main_process:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
     state = _load_state(accelerator, checkpoint_dir) or {"step": 0, "history": [], "best_score": None}
-    steps_per_epoch = math.ceil(len(dataset) / (schedule.batch_size * accelerator.num_processes))
+    steps_per_epoch = math.ceil(len(dataset) / schedule.batch_size)
     bar = tqdm(total=schedule.max_steps, initial=state["step"], desc=desc, disable=not (progress and accelerator.is_main_process))
     objective.train()
     while state["step"] < schedule.max_steps:
@@ -253,7 +283,7 @@ def train(
             scheduler.step()
             optimizer.zero_grad()
             state["step"] += 1
-            row = {"step": state["step"], **{k: float(v.detach()) for k, v in losses.items()}}
+            row = {"step": state["step"], **_global_mean(accelerator, losses)}
             state["history"].append(row)
             bar.update(1)
             bar.set_postfix(loss=f"{row['total']:.4f}")
