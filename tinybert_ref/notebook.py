@@ -39,6 +39,7 @@ def setup(profile: str | None = None, seed: int | None = None) -> Profile:
     if quiet:
         # nbval compares stderr of checked cells: no warnings, no progress bars under ci
         warnings.filterwarnings("ignore")
+    if quiet or os.environ.get("TQDM_DISABLE"):  # TQDM_DISABLE: set by the execution script for saved outputs
         _silence_progress_bars()
     try:
         import matplotlib
@@ -58,6 +59,12 @@ def _silence_progress_bars() -> None:
 
     os.environ["TQDM_DISABLE"] = "1"
     std.tqdm.__init__ = partialmethod(std.tqdm.__init__, disable=True)
+    # transformers ("Loading weights") and datasets ("Map") keep switches of their own
+    import datasets
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
 
 
 def show_source(obj) -> None:
