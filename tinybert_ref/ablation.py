@@ -59,6 +59,10 @@ def ablate(config: RunConfig, out: str | Path, names: tuple[str, ...] | str = "a
         results[name] = run(variant(config, name), out / name, store=Path(store) if store else out / "stages",
                             force=force)
     rows = ablation_rows(results)
+    from .runtime import is_main_process
+
+    if not is_main_process():  # several processes: the main one writes the table
+        return results
     write_json_atomic(out / "ablation.json", {"config": dataclasses.asdict(config), "rows": rows})
     header = (f"Ablations on task `{config.task}`, teacher `{config.teacher}`, student `{config.student}`, "
               f"profile `{config.profile}`, seed {config.seed}. Test metric of the student; "

@@ -4,13 +4,15 @@
     tinybert-ref ablate  the paper's ablations as one table
     tinybert-ref info    profiles, student presets and the offline assets found
 
-Several processes or GPUs: `accelerate launch -m tinybert_ref.cli run ...` (see README, "Scaling up").
+Several processes or GPUs: `torchrun` or `accelerate launch -m tinybert_ref.cli run ...` (see
+`tinybert-ref run --help` and README, "Scaling up").
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import sys
 from pathlib import Path
@@ -18,6 +20,22 @@ from pathlib import Path
 from .config import ABLATIONS, RunConfig
 
 __all__ = ["main", "build_parser"]
+
+LAUNCH_HELP = """launching (the same command and code path from one CPU process to many GPUs):
+  one process (CPU or one GPU):
+    tinybert-ref run --profile paper --precision bf16
+  several GPUs on one machine (8 here):
+    accelerate launch --multi_gpu --num_processes 8 -m tinybert_ref.cli run --profile paper --precision bf16
+    torchrun --standalone --nproc_per_node 8 -m tinybert_ref.cli run --profile paper --precision bf16
+  several CPU processes (gloo backend; `accelerate launch --cpu` runs one process unless MPI is set up):
+    torchrun --standalone --nproc_per_node 2 -m tinybert_ref.cli run --profile ci
+  several machines: run `accelerate config` on each (or pass --num_machines 2 --machine_rank R
+    --main_process_ip HOST --main_process_port 29500) and launch the same command on every machine;
+    the run folder (--out/--store) must be on a file system that every machine sees.
+  --batch-size is the global batch: each of P processes takes batch/P examples of every step, so a run
+  on P processes trains on the same batches as one process. Data, dev/test sets and general-distillation
+  corpus are sharded per process; checkpoints and reports are written by the main process only; an
+  interrupted run resumes from its last checkpoint when the same command is launched again."""
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -28,11 +46,18 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", default="tinybert4", help="student preset: tinybert4, tinybert6 or small")
     parser.add_argument("--mapping", default="uniform", help="uniform | top | bottom | teacher layers, e.g. 2,4,5,6")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
-                        help="mixed precision (bf16 on CPU/GPU, fp16 GPU only); losses stay fp32")
+                        help="fp32, or mixed precision: bf16 autocast (CPU and GPU) or fp16 autocast with loss "
+                        "scaling (GPU only; an error on a CPU). The distillation losses are always computed in "
+                        "fp32 (attention scores carry float32-min mask values). Use this, not accelerate's "
+                        "--mixed_precision")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--mlm", default=None, help="a pretrained masked LM for augmentation (e.g. bert-base-uncased)")
     parser.add_argument("--glove", default=None, help="a GloVe text file (default: packaged GloVe 6B 50-d)")
-    parser.add_argument("--corpus", default=None, help="text file(s) or folder for general distillation (default: BBC bodies)")
+    parser.add_argument("--corpus", default=None, help="general-distillation corpus: a .txt file, a folder of them, or "
+                        "(online) a hub dataset NAME[:CONFIG] with a 'text' column, e.g. wikimedia/wikipedia:20231101.en; "
+                        "read memory-mapped through `datasets`, never whole in RAM (default: BBC bodies)")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
+                        help="global training batch (default: the profile's), split evenly over the processes")
     parser.add_argument("--out", default=None, help="run folder (default: runs/<profile>)")
     parser.add_argument("--store", default=None, help="stage store to reuse finished stages from, e.g. runs/laptop/stages "
                         "(default: OUT/stages); stages are keyed by a hash of their settings, so sharing is safe")
@@ -43,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinybert-ref", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="distil a TinyBERT student end to end")
+    run_p = sub.add_parser("run", help="distil a TinyBERT student end to end", epilog=LAUNCH_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_options(run_p)
     flags = run_p.add_argument_group("ablation flags (paper Tables 2-4)")
     for name in ("general_distillation", "augmentation", "task_distillation", "intermediate_distillation",
@@ -64,6 +90,8 @@ def _config(args) -> RunConfig:
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     values["profile"] = get_profile(args.profile).name
+    if getattr(args, "batch_size", None) is not None:
+        values["profile_overrides"] = (("batch_size", args.batch_size),)
     return RunConfig(**values)
 
 
@@ -81,9 +109,10 @@ def _info() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .runtime import configure_logging
+    from .runtime import configure_logging, is_main_process
 
-    configure_logging(quiet_libraries=True)
+    main_process = is_main_process()  # with torchrun / accelerate launch, one of several processes
+    configure_logging(logging.INFO if main_process else logging.WARNING, quiet_libraries=True)
     if args.command == "info":
         _info()
         return 0
@@ -95,14 +124,16 @@ def main(argv: list[str] | None = None) -> int:
             from .report import results_table
 
             metrics = run(config, out, store=args.store, force=args.force)
-            print(results_table(metrics))
-            print(f"\nrun folder: {out} (metrics.json, report.md, figures/, student/)")
+            if main_process:
+                print(results_table(metrics))
+                print(f"\nrun folder: {out} (metrics.json, report.md, figures/, student/)")
         else:
             from .ablation import ablate
 
             names = args.set if args.set in ("all", "stages", "losses", "mapping", "baselines") else tuple(args.set.split(","))
             ablate(config, out, names, force=args.force, store=args.store)
-            print((Path(out) / "ablation.md").read_text())
+            if main_process:
+                print((Path(out) / "ablation.md").read_text())
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         # Bad input gets one clear line, not a traceback (set TINYBERT_DEBUG=1 for the traceback).
         if os.environ.get("TINYBERT_DEBUG"):

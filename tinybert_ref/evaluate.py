@@ -23,6 +23,8 @@ __all__ = [
     "compute_metrics",
     "predict",
     "evaluate_model",
+    "shard",
+    "gather_shards",
     "per_class_report",
     "confusion",
     "measure_latency",
@@ -88,13 +90,50 @@ def _model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def predict(model, dataloader: Iterable[Mapping], device=None, progress: bool = True):
+def shard(dataset, accelerator=None):
+    """This process's share of `dataset` for evaluation: every P-th example from its rank on (P processes).
+
+    With one process (or no accelerator) the dataset itself. `gather_shards` puts the predictions of
+    the shards back together in dataset order, each example exactly once.
+    """
+    world = getattr(accelerator, "num_processes", 1)
+    if world <= 1:
+        return dataset
+    return dataset.select(range(accelerator.process_index, len(dataset), world))
+
+
+def gather_shards(accelerator, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Every process's arrays (rows of its `shard`) gathered and interleaved back into dataset order.
+
+    Shards differ in length by at most one and none is padded, so nothing is duplicated or dropped
+    (unlike gathering padded batches). With one process the arrays come back unchanged.
+    """
+    world = getattr(accelerator, "num_processes", 1)
+    if world <= 1:
+        return arrays
+    from accelerate.utils import gather_object
+
+    parts = dict(gather_object([(accelerator.process_index, arrays)]))
+    out = []
+    for i in range(len(arrays)):
+        pieces = [parts[rank][i] for rank in range(world)]
+        total = sum(len(p) for p in pieces)
+        merged = np.empty((total, *pieces[0].shape[1:]), dtype=pieces[0].dtype)
+        for rank, piece in enumerate(pieces):
+            merged[rank::world] = piece
+        out.append(merged)
+    return tuple(out)
+
+
+def predict(model, dataloader: Iterable[Mapping], device=None, progress: bool = True, accelerator=None):
     """Logits of `model` on every batch of `dataloader`, and the labels the batches carry.
 
     dataloader: yields dicts with input_ids, attention_mask, token_type_ids (B, L) and "labels" or
     "label" (B,). device: where to run (the model is moved there); None = the model's own device.
     Returns (logits (N, C) float32, labels (N,)); labels is empty when the batches carry none.
     Runs under torch.inference_mode() in eval mode; the model's train/eval mode is restored after.
+    accelerator: with several processes, `dataloader` holds this process's `shard(dataset)` and the
+    result is every process's predictions gathered back into dataset order (call it on every process).
     """
     from tqdm.auto import tqdm
 
@@ -112,19 +151,26 @@ def predict(model, dataloader: Iterable[Mapping], device=None, progress: bool = 
                     all_labels.append(np.asarray(labels.cpu() if torch.is_tensor(labels) else labels))
     finally:
         model.train(was_training)
-    if not all_logits:
+    if getattr(accelerator, "num_processes", 1) > 1:
+        width = model.config.num_labels
+        logits = np.concatenate(all_logits) if all_logits else np.zeros((0, width), dtype=np.float32)
+        labels = np.concatenate(all_labels) if all_labels else np.array([])
+        all_logits, all_labels = list(gather_shards(accelerator, logits, labels))
+        all_logits, all_labels = [all_logits], [all_labels] if len(all_labels) else []
+    if not all_logits or not len(all_logits[0]):
         raise ValueError("the dataloader yielded no batches; check the split is not empty")
     labels = np.concatenate(all_labels) if all_labels else np.array([])
     return np.concatenate(all_logits), labels
 
 
 def evaluate_model(model, dataloader: Iterable[Mapping], metric: str = "accuracy", device=None,
-                   progress: bool = True) -> dict[str, float]:
-    """`compute_metrics` of the model's predictions on a labelled dataloader (see `predict`).
+                   progress: bool = True, accelerator=None) -> dict[str, float]:
+    """`compute_metrics` of the model's predictions on a labelled dataloader (see `predict`; with
+    several processes pass the accelerator and a loader over `shard(dataset, accelerator)`).
 
     Classification predicts logits.argmax(-1); a regression metric uses logits[:, 0].
     """
-    logits, labels = predict(model, dataloader, device=device, progress=progress)
+    logits, labels = predict(model, dataloader, device=device, progress=progress, accelerator=accelerator)
     if len(labels) != len(logits):
         raise ValueError(f"got {len(logits)} predictions but {len(labels)} labels; every batch needs "
                          "'labels' (or 'label') to be evaluated")

@@ -7,6 +7,11 @@
 Each stage runs through `runfolder.run_stage`, so it is cached by what it depends on, resumes after a
 kill, and is shared by ablation variants. `run(config, out)` is what `tinybert-ref run` calls; the
 notebooks call the same function (or single stages) with the `ci` profile.
+
+Several processes (`torchrun` / `accelerate launch`, DESIGN.md section 7) run the same functions: every
+process calls every stage; the training stages shard the global batches and the dev/test sets over the
+processes, the masked LM and augmentation run on the main process, and only the main process writes
+files (run folder, stage records, models, reports). A single process is the smallest case of that path.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,8 +93,9 @@ def prepare(config: RunConfig, out: str | Path, store: str | Path | None = None,
     """Claim the run folder, load and tokenise the task, and set up the accelerator."""
     out = Path(out)
     profile = config.resolved_profile()
+    accelerator = make_accelerator(config.precision)  # first: a bad --precision fails before any folder is made
     seed_everything(config.seed)
-    claim_run_folder(out, config.to_dict(), force=force)
+    claim_run_folder(out, config.to_dict(), force=force, write=accelerator.is_main_process)
     _, tokenizer = load_teacher(config.teacher, tokenizer_only=True)
     try:
         check_vocab_compatible(tokenizer, load_teacher(config.teacher, config_only=True))
@@ -102,9 +109,9 @@ def prepare(config: RunConfig, out: str | Path, store: str | Path | None = None,
     info, task = load_task(config.task)
     task = _limit(task, profile)
     store = Path(store) if store else out / "stages"
-    tokenized = tokenize_task(task, tokenizer, profile.max_seq_len, cache_dir=store / "cache")
-    return Run(config, out, store, profile, make_accelerator(config.precision), info, task, tokenized,
-               tokenizer, collator(tokenizer))
+    with accelerator.main_process_first():  # the main process writes the token cache, the others read it
+        tokenized = tokenize_task(task, tokenizer, profile.max_seq_len, cache_dir=store / "cache")
+    return Run(config, out, store, profile, accelerator, info, task, tokenized, tokenizer, collator(tokenizer))
 
 
 def _limit(task, profile):
@@ -117,15 +124,26 @@ def _limit(task, profile):
 
 
 def _loader(run: Run, split: str):
+    """This process's share of a split (all of it with one process), in batches of eval_batch_size."""
     from torch.utils.data import DataLoader
 
-    return DataLoader(run.tokenized[split], batch_size=run.profile.eval_batch_size, collate_fn=run.collate)
+    from .evaluate import shard
+
+    return DataLoader(shard(run.tokenized[split], run.accelerator), batch_size=run.profile.eval_batch_size,
+                      collate_fn=run.collate)
 
 
 def _dev_score(run: Run, model) -> float:
+    """The dev metric, each process scoring its shard and the predictions gathered in dataset order."""
     from .evaluate import evaluate_model
 
-    return evaluate_model(model, _loader(run, "dev"), run.info.metric, device=run.accelerator.device)["metric"]
+    return evaluate_model(model, _loader(run, "dev"), run.info.metric, device=run.accelerator.device,
+                          accelerator=run.accelerator)["metric"]
+
+
+def _main(run: Run) -> bool:
+    """Whether this process writes files (the main process; the only one in a single-process run)."""
+    return run.accelerator.is_main_process
 
 
 def _classifier_from(run: Run, source, num_labels: int):
@@ -145,7 +163,8 @@ def _fit_and_select(run: Run, stage_dir: Path, model, objective, dataset, schedu
 
     result = train(objective, dataset, run.collate, schedule, run.accelerator, stage_dir / "checkpoint",
                    eval_fn=lambda: _dev_score(run, model), on_best=save_best, desc=desc)
-    (stage_dir / "history.json").write_text(json.dumps(result.history))
+    if _main(run):
+        (stage_dir / "history.json").write_text(json.dumps(result.history))
     return {"dev_metric": result.best_score, "steps": result.steps}
 
 
@@ -165,7 +184,8 @@ def stage_teacher(run: Run):
         schedule = run.schedule(run.profile.teacher_epochs, len(train_set), run.profile.teacher_lr)
         return _fit_and_select(run, stage_dir, teacher, FineTuning(teacher), train_set, schedule, "teacher")
 
-    run.stages["teacher"] = run_stage(run.store, "teacher", {**run.base_key, "stage": "teacher"}, body)
+    run.stages["teacher"] = run_stage(run.store, "teacher", {**run.base_key, "stage": "teacher"}, body,
+                                      run.accelerator)
     return run.stages["teacher"]
 
 
@@ -190,9 +210,10 @@ def _distil_intermediate(run: Run, stage_dir: Path, student, teacher, dataset, s
     layer_loss = _layer_loss(run, student.config, teacher.config, init_from)
     objective = IntermediateDistillation(student, teacher, layer_loss)
     result = train(objective, dataset, run.collate, schedule, run.accelerator, stage_dir / "checkpoint", desc=desc)
-    save_model_atomic(run.accelerator.unwrap_model(student), stage_dir / "model", run.tokenizer)
-    torch.save(layer_loss.state_dict(), stage_dir / "projection.pt")
-    (stage_dir / "history.json").write_text(json.dumps(result.history))
+    if _main(run):
+        save_model_atomic(run.accelerator.unwrap_model(student), stage_dir / "model", run.tokenizer)
+        torch.save(layer_loss.state_dict(), stage_dir / "projection.pt")
+        (stage_dir / "history.json").write_text(json.dumps(result.history))
     return {"steps": result.steps, "final_loss": result.history[-1]["total"], "mapping": layer_loss.mapping}
 
 
@@ -203,6 +224,14 @@ def _corpus_texts(run: Run):
     if run.config.corpus:
         return load_text_corpus(run.config.corpus)
     return bbc_bodies(exclude_split="test")
+
+
+def _num_proc(run: Run, rows: int) -> int:
+    """Tokenising workers for a corpus of `rows` rows: the machine's cores shared by the training
+    processes, and one (no worker start-up) below 10,000 rows, e.g. the BBC bodies."""
+    if rows < 10_000:
+        return 1
+    return max(1, min(8, (os.cpu_count() or 1) // run.accelerator.num_processes))
 
 
 def stage_mlm(run: Run):
@@ -227,7 +256,7 @@ def stage_mlm(run: Run):
         return {"recall": recall, "final_loss": losses[-1] if losses else None}
 
     key = {**run.base_key, "stage": "mlm", "corpus": run.config.corpus}
-    run.stages["mlm"] = run_stage(run.store, "mlm", key, body)
+    run.stages["mlm"] = run_stage(run.store, "mlm", key, body, run.accelerator, main_only=True)
     return run.stages["mlm"]
 
 
@@ -239,8 +268,12 @@ def stage_general_distillation(run: Run):
     def body(stage_dir: Path) -> dict:
         teacher, _ = load_teacher(run.config.teacher)
         student = build_student(run.config.student, teacher.config, seed=run.config.seed)
-        corpus = pack_corpus(_corpus_texts(run), run.tokenizer, run.profile.corpus_seq_len,
-                             limit=run.profile.corpus_limit)
+        # read (memory-mapped), tokenised in parallel and packed by the main process first; the others
+        # then load the cached Arrow files (a corpus on disk is never held whole in RAM)
+        with run.accelerator.main_process_first():
+            texts = _corpus_texts(run)
+            corpus = pack_corpus(texts, run.tokenizer, run.profile.corpus_seq_len, limit=run.profile.corpus_limit,
+                                 num_proc=_num_proc(run, len(texts)))
         schedule = Schedule(max_steps=run.profile.gd_steps, lr=run.profile.gd_lr, batch_size=run.profile.batch_size,
                             seed=run.config.seed, checkpoint_every=run.profile.checkpoint_every)
         result = _distil_intermediate(run, stage_dir, student, teacher, corpus, schedule, None, "general distillation")
@@ -249,7 +282,7 @@ def stage_general_distillation(run: Run):
     c = run.config
     key = {**run.base_key, "stage": "gd", "corpus": c.corpus, "student": c.student, "mapping": c.mapping,
            "losses": [c.embedding_loss, c.attention_loss, c.hidden_loss]}
-    run.stages["general_distillation"] = run_stage(run.store, "general_distillation", key, body)
+    run.stages["general_distillation"] = run_stage(run.store, "general_distillation", key, body, run.accelerator)
     return run.stages["general_distillation"]
 
 
@@ -274,7 +307,7 @@ def stage_augmentation(run: Run):
 
     key = {**run.base_key, "stage": "augmentation", "mlm": run.config.mlm or run.key_of("mlm"),
            "glove": run.config.glove}
-    run.stages["augmentation"] = run_stage(run.store, "augmentation", key, body)
+    run.stages["augmentation"] = run_stage(run.store, "augmentation", key, body, run.accelerator, main_only=True)
     return run.stages["augmentation"]
 
 
@@ -286,8 +319,9 @@ def _distillation_data(run: Run):
 
     stage_dir = run.stages["augmentation"][0]
     augmented = load_from_disk(str(stage_dir / "dataset")).select_columns(["text", "label"])
-    return tokenize_task(DatasetDict(train=augmented), run.tokenizer, run.profile.max_seq_len,
-                         cache_dir=stage_dir / "tokenized")["train"]
+    with run.accelerator.main_process_first():
+        return tokenize_task(DatasetDict(train=augmented), run.tokenizer, run.profile.max_seq_len,
+                             cache_dir=stage_dir / "tokenized")["train"]
 
 
 def _finetuned_teacher(run: Run):
@@ -313,7 +347,8 @@ def stage_task_distillation_1(run: Run):
         return _distil_intermediate(run, stage_dir, _label_model(student, run), _finetuned_teacher(run), dataset,
                                     schedule, gd[0] if gd else None, "task distillation 1")
 
-    run.stages["task_distillation_1"] = run_stage(run.store, "task_distillation_1", _student_key(run, "td1"), body)
+    run.stages["task_distillation_1"] = run_stage(run.store, "task_distillation_1", _student_key(run, "td1"), body,
+                                                  run.accelerator)
     return run.stages["task_distillation_1"]
 
 
@@ -328,7 +363,7 @@ def stage_task_distillation_2(run: Run):
         return _fit_and_select(run, stage_dir, student, objective, dataset, schedule, "task distillation 2")
 
     key = _student_key(run, "td2", td1=run.key_of("task_distillation_1"))
-    run.stages["task_distillation_2"] = run_stage(run.store, "task_distillation_2", key, body)
+    run.stages["task_distillation_2"] = run_stage(run.store, "task_distillation_2", key, body, run.accelerator)
     return run.stages["task_distillation_2"]
 
 
@@ -342,7 +377,7 @@ def stage_finetune(run: Run):
         schedule = run.schedule(run.profile.finetune_epochs, len(dataset), run.profile.finetune_lr)
         return _fit_and_select(run, stage_dir, student, FineTuning(student), dataset, schedule, "student fine-tuning")
 
-    run.stages["finetune"] = run_stage(run.store, "finetune", _student_key(run, "finetune"), body)
+    run.stages["finetune"] = run_stage(run.store, "finetune", _student_key(run, "finetune"), body, run.accelerator)
     return run.stages["finetune"]
 
 

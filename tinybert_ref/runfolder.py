@@ -39,12 +39,12 @@ def _write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def claim_run_folder(run_dir: Path, config: dict, force: bool = False) -> None:
+def claim_run_folder(run_dir: Path, config: dict, force: bool = False, write: bool = True) -> None:
     """Write RUN_DIR/config.json, or check that the one there is the same configuration.
 
     A different configuration is refused (ConfigMismatchError names the differing keys) unless
     `force`, which keeps the stage store (stages are keyed by their own settings) and replaces the
-    config and results.
+    config and results. write=False only checks (the other processes of a multi-process run).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "config.json"
@@ -59,7 +59,8 @@ def claim_run_folder(run_dir: Path, config: dict, force: bool = False) -> None:
                     "(finished stages whose settings did not change are reused)"
                 )
             log.warning("re-running %s with a changed configuration (%s)", run_dir, ", ".join(changed))
-    _write_json(path, config)
+    if write:
+        _write_json(path, config)
 
 
 def stage_done(stage_dir: Path) -> dict | None:
@@ -68,20 +69,43 @@ def stage_done(stage_dir: Path) -> dict | None:
     return json.loads(done.read_text()) if done.is_file() else None
 
 
-def run_stage(store: Path, name: str, key: dict, body: Callable[[Path], dict]) -> tuple[Path, dict]:
+class _OneProcess:
+    """Stands in for an accelerator when a stage runs without one: a single process."""
+
+    is_main_process, num_processes = True, 1
+
+    def wait_for_everyone(self) -> None:
+        pass
+
+
+def run_stage(store: Path, name: str, key: dict, body: Callable[[Path], dict], accelerator=None,
+              main_only: bool = False) -> tuple[Path, dict]:
     """Run `body(stage_dir)` once for this `key`; later calls return the recorded result.
 
     The body writes its outputs inside stage_dir (and may keep a resumable checkpoint in
     stage_dir/"checkpoint", removed once the stage is done). Returns (stage_dir, result) where result
     holds what the body returned plus `wall_s` (time of the attempts that ran, summed).
+
+    Several processes (call it on every process, with the accelerator): a training stage runs its body
+    on every process (its collectives need them all; the body writes files from the main process
+    only); a `main_only` stage (masked LM, augmentation) runs on the main process while the others
+    wait for its DONE.json by polling the shared run folder (a long stage would outlast a collective
+    barrier's timeout). Only the main process writes the stage's records.
     """
+    procs = accelerator or _OneProcess()
+    main = procs.is_main_process
     stage_dir = store / f"{name}-{config_hash(key)}"
     record = stage_done(stage_dir)
     if record is not None:
         log.info("stage %s: done already (%s), reused", name, stage_dir.name)
         return stage_dir, record
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(stage_dir / "key.json", key)
+    if main:
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(stage_dir / "key.json", key)
+        (stage_dir / "FAILED").unlink(missing_ok=True)
+    procs.wait_for_everyone()
+    if main_only and not main:
+        return stage_dir, _wait_for_main(stage_dir, name)
     # Time of earlier attempts that ended with an exception; one killed outright (kill -9) leaves no
     # record of its time, only its checkpoint.
     spent_path = stage_dir / "spent_s.json"
@@ -91,12 +115,33 @@ def run_stage(store: Path, name: str, key: dict, body: Callable[[Path], dict]) -
     log.info("stage %s: running in %s%s", name, stage_dir, " (resuming)" if resumed else "")
     try:
         result = body(stage_dir)
-    finally:
-        _write_json(spent_path, spent + time.perf_counter() - start)
+    except BaseException as error:
+        if main:
+            _write_json(spent_path, spent + time.perf_counter() - start)
+            if main_only:
+                (stage_dir / "FAILED").write_text(f"{type(error).__name__}: {error}")
+        raise
     result = {**result, "wall_s": round(spent + time.perf_counter() - start, 2), "resumed": resumed}
-    _write_json(stage_dir / "DONE.json", result)
-    shutil.rmtree(stage_dir / "checkpoint", ignore_errors=True)
+    if procs.num_processes > 1 and not main_only:
+        procs.wait_for_everyone()  # every process is through the body before the record says DONE
+    if main:
+        _write_json(spent_path, spent + time.perf_counter() - start)
+        _write_json(stage_dir / "DONE.json", result)
+        shutil.rmtree(stage_dir / "checkpoint", ignore_errors=True)
+    if procs.num_processes > 1 and not main_only:
+        procs.wait_for_everyone()
     return stage_dir, result
+
+
+def _wait_for_main(stage_dir: Path, name: str, poll_s: float = 1.0) -> dict:
+    """The DONE record the main process writes for a main-only stage (raises if it failed there)."""
+    while True:
+        record = stage_done(stage_dir)
+        if record is not None:
+            return record
+        if (stage_dir / "FAILED").is_file():
+            raise RuntimeError(f"stage {name} failed on the main process: {(stage_dir / 'FAILED').read_text()}")
+        time.sleep(poll_s)
 
 
 def save_model_atomic(model, target: Path, tokenizer=None) -> None:

@@ -6,7 +6,7 @@ import logging
 import os
 import random
 
-__all__ = ["seed_everything", "configure_logging"]
+__all__ = ["seed_everything", "configure_logging", "is_main_process"]
 
 
 def seed_everything(seed: int = 42) -> None:
@@ -20,6 +20,15 @@ def seed_everything(seed: int = 42) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+def is_main_process() -> bool:
+    """Whether this is the main process of a run launched with torchrun / accelerate launch / mpirun (the
+    only process of a plain run). Read from the launcher's environment, so no process group is needed."""
+    for name in ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK"):
+        if os.environ.get(name):
+            return int(os.environ[name]) == 0
+    return True
 
 
 def configure_logging(level: int = logging.INFO, quiet_libraries: bool = False) -> None:

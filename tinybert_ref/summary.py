@@ -27,15 +27,20 @@ STAGE_FIGURES = ("general_distillation", "task_distillation_1", "task_distillati
 
 
 def _assess(run, model, name: str) -> dict:
+    """Dev and test metrics (each process scores its shard; the predictions are gathered in order)."""
     from torch.utils.data import DataLoader
+
+    from .evaluate import shard
 
     out = {"params": count_parameters(model)}
     for split in ("dev", "test"):
-        loader = DataLoader(run.tokenized[split], batch_size=run.profile.eval_batch_size, collate_fn=run.collate)
-        out[f"{split}_metrics"] = evaluate_model(model, loader, run.info.metric, device=run.accelerator.device)
+        loader = DataLoader(shard(run.tokenized[split], run.accelerator), batch_size=run.profile.eval_batch_size,
+                            collate_fn=run.collate)
+        out[f"{split}_metrics"] = evaluate_model(model, loader, run.info.metric, device=run.accelerator.device,
+                                                 accelerator=run.accelerator)
         out[f"{split}_metric"] = out[f"{split}_metrics"]["metric"]
         if split == "test" and not run.info.is_regression:
-            logits, labels = predict(model, loader, device=run.accelerator.device)
+            logits, labels = predict(model, loader, device=run.accelerator.device, accelerator=run.accelerator)
             out["per_class"] = per_class_report(logits.argmax(-1), labels, list(run.info.label_names))
     log.info("%s: dev %.4f, test %.4f", name, out["dev_metric"], out["test_metric"])
     return out
@@ -89,7 +94,10 @@ def _attention_figures(run, teacher, student, figure_dir: Path) -> list[str]:
 
 
 def finalize(run, final_stage: Path) -> dict:
-    """Evaluate teacher and student, draw the figures, write metrics.json and report.md, export both."""
+    """Evaluate teacher and student, draw the figures, write metrics.json and report.md, export both.
+
+    With several processes every process evaluates its share; the main process alone measures latency,
+    draws, exports and writes, and the others return the metrics.json it wrote."""
     from transformers import BertForSequenceClassification
 
     from .models import load_checkpoint
@@ -98,6 +106,9 @@ def finalize(run, final_stage: Path) -> dict:
     student = load_checkpoint(final_stage / "model", BertForSequenceClassification).eval()
     metrics = {"profile": run.profile.name, "config": run.config.to_dict(), "task": _task_summary(run)}
     metrics["teacher"], metrics["student"] = _assess(run, teacher, "teacher"), _assess(run, student, "student")
+    if not run.accelerator.is_main_process:
+        run.accelerator.wait_for_everyone()
+        return json.loads((run.out / "metrics.json").read_text())
     latency = measure_latency({"teacher": teacher, "student": student}, run.profile.latency_batch,
                               run.profile.latency_seq_len, repeats=run.profile.latency_repeats)
     for name in ("teacher", "student"):
@@ -117,6 +128,7 @@ def finalize(run, final_stage: Path) -> dict:
     save_model_atomic(teacher, run.out / "teacher", run.tokenizer)
     write_metrics(run.out, metrics)
     write_report(run.out, metrics)
+    run.accelerator.wait_for_everyone()
     return metrics
 
 

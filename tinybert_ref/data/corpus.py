@@ -54,13 +54,18 @@ def load_text_corpus(paths, sample_by: str = "line", config=None, split: str = "
     """A text corpus as a memory-mapped Dataset with a `text` column; empty rows are dropped.
 
     paths: a .txt file, a folder (every *.txt under it), a list of files, or (online) a hub dataset
-    name such as "wikitext" (with `config`, e.g. "wikitext-103-raw-v1"). sample_by: "line",
-    "paragraph" or "document" (one row per line / blank-line paragraph / file).
+    name such as "wikitext" (with `config`, e.g. "wikitext-103-raw-v1"), also written "NAME:CONFIG"
+    (e.g. "wikimedia/wikipedia:20231101.en", the form `--corpus` takes). sample_by: "line",
+    "paragraph" or "document" (one row per line / blank-line paragraph / file). cache_dir: where the
+    Arrow files go (default: the `datasets` cache). Text files are converted once to Arrow and read
+    memory-mapped, so a corpus larger than memory works; `pack_corpus` keeps it on disk.
     """
     import datasets
 
     files = _text_files(paths)
     if files is None:  # a hub dataset name (online only)
+        if config is None and ":" in str(paths):
+            paths, config = str(paths).split(":", 1)
         log.info("loading corpus %s (%s) from the hub", paths, config)
         try:
             corpus = datasets.load_dataset(str(paths), config, split=split, cache_dir=cache_dir)
@@ -112,8 +117,9 @@ def pack_corpus(dataset, tokenizer, seq_len: int, num_proc: int = 1, limit=None)
 
     dataset: a Dataset with a `text` column, or a list of strings. Documents are concatenated (the
     remainder of each batch of 1,000 rows is dropped); limit keeps only the first `limit` blocks and
-    tokenises only as many rows as it needs. Returns a Dataset with `input_ids`, `attention_mask`,
-    `token_type_ids`, each a list of seq_len ints.
+    tokenises only as many rows as it needs. num_proc: tokenising worker processes (the blocks are the
+    same for any num_proc). Returns a Dataset with `input_ids`, `attention_mask`, `token_type_ids`,
+    each a list of seq_len ints; from a corpus on disk it is memory-mapped Arrow, never all in RAM.
     """
     from datasets import Dataset
 
@@ -138,6 +144,12 @@ def pack_corpus(dataset, tokenizer, seq_len: int, num_proc: int = 1, limit=None)
 
 
 def _pack(dataset, tokenizer, seq_len: int, num_proc: int):
+    """Tokenise (in `num_proc` worker processes) then pack (in this process, 1,000 rows at a time).
+
+    The packing is sequential so the blocks do not depend on num_proc (parallel shards would move the
+    1,000-row boundaries where remainders are dropped). A corpus on disk stays on disk: each `map`
+    writes its result to Arrow cache files next to the input and reads them memory-mapped.
+    """
     def tokenize(batch):
         return {"ids": tokenizer(batch["text"], add_special_tokens=False, verbose=False)["input_ids"]}
 
@@ -152,7 +164,7 @@ def _pack(dataset, tokenizer, seq_len: int, num_proc: int):
     procs = num_proc if num_proc and num_proc > 1 and len(dataset) >= 2 * num_proc else None
     ids = dataset.map(tokenize, batched=True, num_proc=procs, remove_columns=dataset.column_names,
                       desc="tokenising corpus")
-    return ids.map(group, batched=True, num_proc=procs, remove_columns=["ids"], desc="packing corpus")
+    return ids.map(group, batched=True, remove_columns=["ids"], desc="packing corpus")
 
 
 def held_out_split(bodies, fraction: float, seed: int):
