@@ -6,6 +6,8 @@
     steps         distillation step throughput, fp32 and bf16, split into teacher forward, student
                   forward/backward, losses and optimiser (losses should be a small share)
     quality       the laptop run's metrics and the ablation table, collected (never invented)
+    corpus_memory peak memory of the general-distillation corpus preparation at 20 MB and 200 MB of text
+                  (bound: flat; the token ids alone held in RAM), and its tokens/s
 
 Each module's `run(out_dir, tiny=False)` returns its result and writes `out_dir/<name>.json` with the
 machine description (`machine.describe`); `tables.write_readme` renders every JSON file there into
@@ -21,7 +23,7 @@ __all__ = ["BENCHMARKS", "RESULTS_DIR", "ROOT", "write_result"]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
-BENCHMARKS = ("inference", "augmentation", "steps", "quality")
+BENCHMARKS = ("inference", "augmentation", "steps", "quality", "corpus_memory")
 
 
 def write_result(name: str, result: dict, out_dir: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--only inference,augmentation,steps,quality] [--tiny] [--out DIR]`.
+"""`python -m benchmarks [--only inference,augmentation,steps,quality,corpus_memory] [--tiny] [--out DIR]`.
 
 Runs the chosen benchmarks (all by default, about 10 minutes on an idle 2-core CPU), writes
 DIR/<name>.json, regenerates DIR/README.md and prints a short summary. --tiny uses smoke-test sizes
@@ -36,6 +36,9 @@ def _summary(name: str, r: dict) -> str:
     if name == "steps":
         return "; ".join(f"{row['pairing']} {row['kind']} {row['precision']}: {row['examples_per_s']:.1f} ex/s"
                          for row in r["rows"])
+    if name == "corpus_memory":
+        return "; ".join(f"{row['text_bytes'] / 1e6:.0f} MB: peak anonymous {row['peak_main_anon_mib']:.0f} MiB, "
+                         f"{row['tokens_per_s']:,.0f} tokens/s" for row in r["rows"])
     if name == "quality":
         return "missing: " + "; ".join(r["missing"]) if r["missing"] else "laptop metrics and ablations collected"
     return ""

@@ -186,11 +186,36 @@ def _quality_section(r: dict) -> str:
     return "\n\n".join(parts)
 
 
+def _corpus_memory_section(r: dict) -> str:
+    s, g = r["settings"], r["growth"]
+    rows = [(f"{row['text_bytes'] / 1e6:.1f}", row["files"], f"{row['rows']:,}", f"{row['tokens'] / 1e6:.2f}M",
+             f"{row['arrow_bytes'] / 2**20:.0f}", f"{row['token_ids_int64_mib']:.0f}", f"{row['load_s']:.1f}",
+             f"{row['pack_s']:.1f}", f"{row['tokens_per_s']:,.0f}", f"{row['text_mb_per_s']:.2f}",
+             f"{row['anon_ready_mib']:.0f}", f"{row['peak_main_anon_mib']:.0f}", f"{row['peak_rss_mib']:.0f}",
+             f"{row['peak_worker_anon_mib']:.0f}", f"{row['peak_tree_anon_mib']:.0f}") for row in r["rows"]]
+    headers = ["text MB", "files", "rows", "packed tokens", "Arrow on disk MiB", "token ids as int64 MiB",
+               "load s", "tokenise + pack s", "tokens/s", "text MB/s", "anonymous ready MiB",
+               "anonymous peak MiB", "RSS peak MiB (with mapped files)", "largest worker, anonymous MiB",
+               "process tree, anonymous MiB"]
+    return (f"General-distillation corpus preparation in a fresh process per corpus (`load_text_corpus` + "
+            f"`pack_corpus`, length {s['seq_len']}, num_proc {s['num_proc']}, {s['cpus']} CPUs), on text the "
+            f"benchmark writes itself (lines of {s['words_per_line'][0]}-{s['words_per_line'][1]} words from "
+            f"{s['vocabulary_words']:,} vocabulary words); memory sampled every "
+            f"{s['sampling_interval_s'] * 1000:.0f} ms. Anonymous = memory the process holds (RssAnon); RSS also "
+            "counts pages of the memory-mapped Arrow files it has read (page cache, reclaimable); 'ready' = after "
+            "imports and the tokenizer; the tree sums count memory shared by forked workers once per process.\n\n"
+            + _table(headers, rows)
+            + f"\n\nText grew {_x(g['text'])} and the Arrow files on disk {_x(g['arrow_bytes'])}; the anonymous peak "
+            f"of the preparing process grew {g['peak_anon']:.2f}x (process tree {g['peak_tree_anon']:.2f}x), its RSS "
+            f"with the mapped files {g['peak_rss']:.2f}x.")
+
+
 _SECTIONS = {
     "inference": ("Size and inference speed", _inference_section),
     "augmentation": ("Data augmentation throughput (Algorithm 1)", _augmentation_section),
     "steps": ("Distillation step throughput", _steps_section),
     "quality": ("Quality", _quality_section),
+    "corpus_memory": ("Corpus preparation memory (corpora larger than memory)", _corpus_memory_section),
 }
 
 

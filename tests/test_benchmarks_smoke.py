@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from benchmarks import RESULTS_DIR, augmentation, inference, quality, steps, tables
+from benchmarks import RESULTS_DIR, augmentation, corpus_memory, inference, quality, steps, tables
 
 MACHINE_KEYS = {"cpu", "cpu_flags", "logical_cpus", "torch_threads", "torch", "transformers", "load_average"}
 
@@ -25,6 +25,7 @@ def results(tmp_path_factory):
         "augmentation": augmentation.run(out, tiny=True),
         "steps": steps.run(out, tiny=True),
         "quality": quality.run(out, tiny=True, metrics_paths=[out / "absent.json"], ablation_paths=[out / "no.json"]),
+        "corpus_memory": corpus_memory.run(out, tiny=True),
     }
     after = sorted(p.name for p in RESULTS_DIR.iterdir()) if RESULTS_DIR.is_dir() else []
     return out, runs, before, after
@@ -66,6 +67,17 @@ def test_steps_keys_and_split(results):
         assert sum(row["median_s"].values()) == pytest.approx(row["step_s"], rel=0.5)
 
 
+def test_corpus_memory_keys(results):
+    result = results[1]["corpus_memory"]
+    small, large = result["rows"]
+    assert result["growth"]["text"] == pytest.approx(10, rel=0.15)
+    for row in (small, large):
+        assert row["tokens"] > 0 and row["tokens_per_s"] > 0 and row["arrow_bytes"] > 0
+        assert row["peak_rss_mib"] >= row["rss_ready_mib"] > 0 and row["packed_in_memory"] is False
+        assert row["peak_main_anon_mib"] >= row["anon_ready_mib"] > 0
+    assert large["tokens"] > 5 * small["tokens"]
+
+
 def test_quality_lists_what_is_missing(results):
     result = results[1]["quality"]
     assert result["laptop"] is None and result["ablation"] is None and len(result["missing"]) == 2
@@ -90,7 +102,7 @@ def test_tables_render_and_results_dir_untouched(results):
     readme = tables.write_readme(out)
     text = readme.read_text()
     for title in ("## Machine", "## Size and inference speed", "## Data augmentation", "## Distillation step",
-                  "## Quality", "Tiny smoke-test sizes"):
+                  "## Quality", "## Corpus preparation memory", "Tiny smoke-test sizes"):
         assert title in text
     assert before == after  # nothing written into benchmarks/results
 
