@@ -54,6 +54,15 @@ def test_attention_widget_updates(teacher):
     assert "rates" in table.value and message.value == ""
 
 
+def test_widget_images_are_not_stretched(teacher):
+    """An Image in a flex box (HBox/VBox) is stretched to the box unless align_self is set: JupyterLab drew the
+    384x320 heat map of notebook 01 at 384x450 beside its taller table (seen in docs/screenshots)."""
+    model, tokenizer = teacher
+    for box in (attention_explorer(model, tokenizer, "Shares rise."), mapping_explorer(4, 12)):
+        image = box.children[3].children[0]
+        assert image.__class__.__name__ == "Image" and image.layout.align_self == "flex-start"
+
+
 def test_mapping_view_and_errors():
     assert mapping_view(4, 12).mapping == [0, 3, 6, 9, 12]
     assert mapping_view(4, 6).mapping == [0, 2, 3, 5, 6]

@@ -75,6 +75,15 @@ def test_widget_follows_its_controls(explorer):
     assert box.children[2].value[:4] == b"\x89PNG"
 
 
+def test_widget_images_keep_their_size(explorer):
+    """In a VBox (a flex column) an Image is stretched to the column's width unless align_self is set:
+    JupyterLab showed the 416 px loss PNG at ~960 px, blurred (seen in docs/screenshots)."""
+    box = explorer.widget(layer=1, head=0)
+    images = [child for child in box.children if child.__class__.__name__ == "Image"]
+    assert len(images) == 2
+    assert all(image.layout.align_self == "flex-start" for image in images)
+
+
 def test_bad_head_is_named(explorer):
     with pytest.raises(ValueError, match="heads 0..11"):
         explorer.view("after_gd", 1, head=12)

@@ -89,7 +89,9 @@ class AttentionExplorer:
                                     layout=widgets.Layout(width="95%"))
         layer_slider = widgets.IntSlider(value=layer, min=1, max=self.num_layers, description="layer")
         head_slider = widgets.IntSlider(value=head, min=0, max=self.num_heads - 1, description="head")
-        image, table, message = widgets.Image(format="png"), widgets.HTML(), widgets.HTML()
+        # flex-start: in the HBox beside the taller table the browser would stretch the PNG vertically
+        image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
+        table, message = widgets.HTML(), widgets.HTML()
 
         def update(_change=None) -> None:
             try:

@@ -69,7 +69,9 @@ def mapping_explorer(student_layers: int = 4, teacher_layers: int = 12, strategy
     menu = widgets.Dropdown(options=[*STRATEGIES, "explicit"], value=strategy, description="strategy")
     explicit = widgets.Text(value="", placeholder="e.g. 2, 4, 6, 12", description="layers",
                             continuous_update=False)
-    image, table, message = widgets.Image(format="png"), widgets.HTML(), widgets.HTML()
+    # flex-start: in the HBox beside a taller table the browser would stretch the PNG vertically
+    image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
+    table, message = widgets.HTML(), widgets.HTML()
 
     def update(_change=None) -> MappingView:
         view = mapping_view(student.value, teacher.value, menu.value, explicit.value)

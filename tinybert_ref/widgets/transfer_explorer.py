@@ -184,7 +184,10 @@ class TransferExplorer:
                                         continuous_update=False)
         sentence = widgets.Dropdown(options=[(" ".join(t[1:-1])[:50], i) for i, t in enumerate(self.attention.tokens)],
                                     value=example, description="sentence")
-        attention_image, loss_image = widgets.Image(format="png"), widgets.Image(format="png")
+        # A VBox is a flex column whose children stretch to its width: without align_self the browser blew the
+        # PNGs up (the 416 px loss plot to ~960 px, blurred). flex-start keeps the figure's own size.
+        attention_image, loss_image = (widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
+                                       for _ in range(2))
 
         def update(_change=None):
             fixed = self.shared_range(layer_menu.value, head_slider.value, sentence.value)
