@@ -78,7 +78,7 @@ def test_mapping_view_and_errors():
 
 def test_mapping_widget_updates():
     box = mapping_explorer(4, 12)
-    (teacher, student), (menu, explicit), message, (image, table) = (
+    (_teacher, student), (menu, explicit), message, (image, table) = (
         box.children[0].children, box.children[1].children, box.children[2], box.children[3].children)
     assert message.value == "g = [0, 3, 6, 9, 12]" and image.value[:4] == b"\x89PNG"
     assert "Eq. 10" in table.value
