@@ -147,7 +147,7 @@ class AugmentationExplorer:
         k_slider = widgets.IntSlider(value=self.k, min=1, max=30, description="K", continuous_update=False)
         n_slider = widgets.IntSlider(value=n_copies, min=0, max=30, description="N_a")
         seed_box = widgets.IntText(value=seed, description="seed")
-        image, table, message = widgets.Image(format="png"), widgets.HTML(), widgets.HTML()
+        image, table, message = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start")), widgets.HTML(), widgets.HTML()
 
         def update(_change=None) -> None:
             try:
