@@ -127,3 +127,20 @@ def test_build_pretraining_model_keeps_the_teacher_encoder(teacher_bert):
                                teacher_bert.encoder.layer[0].attention.self.query.weight)
     again, _ = build_pretraining_model("minilm")
     torch.testing.assert_close(model.cls.seq_relationship.weight, again.cls.seq_relationship.weight)  # seeded
+
+
+def test_masking_figure_draws_every_token(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from tinybert_ref.pretraining import masking_figure
+
+    original = ["[CLS]", "shares", "rose", "on", "monday", "[SEP]"]
+    shown = ["[CLS]", "[MASK]", "cat", "on", "monday", "[SEP]"]
+    fig = masking_figure(original, shown, [False, True, True, True, False, False], per_row=4, title="t")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts.count("[MASK]") == 1 and "cat" in texts and texts.count("on") == 2  # shown + original below
+    assert len(fig.axes[0].get_legend().get_texts()) == 4
+    fig.savefig(tmp_path / "masking.png", dpi=40)
+    with pytest.raises(ValueError, match="same sequence"):
+        masking_figure(original, shown[:3], [True] * 6)

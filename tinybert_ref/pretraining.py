@@ -11,7 +11,8 @@ TinyBERT's teacher is a BERT pretrained this way; TinyBERT itself is NOT trained
 (its two stages are general and task-specific distillation). Taught in notebook 02.
 
 The masking itself is `transformers.DataCollatorForLanguageModeling`; `apply_bert_masking` writes the
-same rule with explicit random draws so that notebook 02's exercise can be checked exactly.
+same rule with explicit random draws so that notebook 02's exercise can be checked exactly. `masking_figure`
+draws one corrupted sequence for the notebook.
 NSP label convention (BertForPreTraining): 0 = IsNext, 1 = NotNext.
 """
 
@@ -38,6 +39,7 @@ __all__ = [
     "masked_lm_loss",
     "masking_collator",
     "masking_counts",
+    "masking_figure",
     "nsp_pairs",
     "pretrain",
     "pretraining_batch",
@@ -246,3 +248,43 @@ def fill_mask(model, tokenizer, text: str, k: int = 5) -> list[list[str]]:
     logits = outputs.logits if logits is None else logits
     top = logits[0, positions].topk(k, dim=-1).indices
     return [tokenizer.convert_ids_to_tokens(row.tolist()) for row in top]
+
+
+_KIND_COLOURS = {"not selected": "#f0f0f0", "[MASK]": "#f4a3a3", "random token": "#f7c97e",
+                 "unchanged": "#a8d8a8"}
+
+
+def masking_figure(original_tokens: Sequence[str], shown_tokens: Sequence[str], selected, per_row: int = 12,
+                   title: str | None = None):
+    """One sequence before and after BERT's corruption, as coloured token boxes (notebook 02).
+
+    original_tokens, shown_tokens: the L tokens before and after masking; selected: (L,) bools, the
+    positions the MLM loss predicts. Each box shows what the model sees, the original in small type
+    under it; colour: not selected, [MASK], random token, unchanged. Returns a Figure (1 axes).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    chosen = [bool(x) for x in (selected.tolist() if hasattr(selected, "tolist") else selected)]
+    if not len(original_tokens) == len(shown_tokens) == len(chosen):
+        raise ValueError(f"got {len(original_tokens)} original tokens, {len(shown_tokens)} shown tokens and "
+                         f"{len(chosen)} selection flags; pass the same sequence (one row of the batch) for all three")
+    rows = max(1, -(-len(chosen) // per_row))
+    fig, ax = plt.subplots(figsize=(1.0 * per_row, 0.75 * rows + 0.6), layout="constrained")
+    plt.close(fig)
+    for i, (before, after, picked) in enumerate(zip(original_tokens, shown_tokens, chosen, strict=True)):
+        kind = ("not selected" if not picked else "[MASK]" if after == "[MASK]"
+                else "unchanged" if after == before else "random token")
+        x, y = i % per_row, -(i // per_row)
+        ax.text(x, y, after, ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": _KIND_COLOURS[kind], "edgecolor": "#999999"})
+        if picked:
+            ax.text(x, y - 0.33, before, ha="center", va="center", fontsize=6, color="#444444")
+    ax.set_xlim(-0.6, per_row - 0.4)
+    ax.set_ylim(-rows + 0.45, 0.45)
+    ax.axis("off")
+    ax.legend(handles=[Patch(facecolor=c, edgecolor="#999999", label=k) for k, c in _KIND_COLOURS.items()],
+              loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
