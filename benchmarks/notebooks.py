@@ -44,7 +44,8 @@ def time_notebook(path: Path, profile: str, timeout: int = 3600, save: bool = Fa
     from nbclient.exceptions import CellExecutionError
 
     notebook = nbformat.read(path, as_version=4)
-    env = {"TINYBERT_PROFILE": profile, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1",
+    # the kernel's inline backend, so saved outputs hold the figures as PNG (Agg would leave "<Figure>" text)
+    env = {"TINYBERT_PROFILE": profile, "MPLBACKEND": "module://matplotlib_inline.backend_inline", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TQDM_DISABLE": "1"}  # progress bars would be saved as widgets without state
     saved = {key: os.environ.get(key) for key in env}
