@@ -74,15 +74,25 @@ def _results(folder: Path) -> str:
             f"CPU, batch {setting.get('batch')}, length {setting.get('seq_len')}, {setting.get('threads')} threads. "
             "Model selection used the dev split only.", "", _table(
                 ["model", "test acc.", "dev acc.", "retention", "parameters", "latency ms"], rows)]
-    stage_rows = []
-    for name in _STAGE_ORDER:
-        cells = [runs[r].get("stages", {}).get(name, {}).get("wall_s") for r in runs]
-        if any(c is not None for c in cells):
-            stage_rows.append((name, *("—" if c is None else f"{c / 60:.1f}" for c in cells)))
-    totals = [sum(st.get("wall_s", 0) for st in runs[r].get("stages", {}).values()) for r in runs]
+    stage_rows, names = [], list(runs)
+
+    def minutes(run, stage):
+        """This run's own time for a stage; a stage folder shared with the first run counts there."""
+        own = runs[run].get("stages", {}).get(stage)
+        if own is None:
+            return None, "—"
+        shared = run != names[0] and runs[run]["stage_dirs"].get(stage) == first["stage_dirs"].get(stage)
+        return (0.0, "shared") if shared else (own["wall_s"], f"{own['wall_s'] / 60:.1f}")
+
+    for stage in _STAGE_ORDER:
+        cells = [minutes(run, stage) for run in names]
+        if any(seconds is not None for seconds, _ in cells):
+            stage_rows.append((stage, *(shown for _, shown in cells)))
+    totals = [sum(minutes(run, stage)[0] or 0 for stage in _STAGE_ORDER) for run in names]
     stage_rows.append(("**total**", *(f"**{t / 60:.1f}**" for t in totals)))
-    text += ["", "Wall time of each stage, minutes (a stage shared through `--store` shows under the run that "
-             "made it; 0.0 = reused):", "", _table(["stage", *(f"`{r}` run" for r in runs)], stage_rows)]
+    text += ["", "Wall time of each stage, minutes, on the 2 shared cores while other work ran (the load is in "
+             "`benchmarks/results/README.md`); \"shared\" = the stage folder of the first run, reused through "
+             "`--store`:", "", _table(["stage", *(f"`{r}` run" for r in names)], stage_rows)]
     mlm = first.get("stages", {}).get("mlm", {}).get("recall")
     if mlm:
         text += ["", f"The masked LM trained on the corpus for augmentation: top-{mlm['k']} recall of masked held-out "
