@@ -47,7 +47,7 @@ def time_notebook(path: Path, profile: str, timeout: int = 3600, save: bool = Fa
     # the kernel's inline backend, so saved outputs hold the figures as PNG (Agg would leave "<Figure>" text)
     env = {"TINYBERT_PROFILE": profile, "MPLBACKEND": "module://matplotlib_inline.backend_inline", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TQDM_DISABLE": "1"}  # progress bars would be saved as widgets without state
+           "TINYBERT_QUIET": "1"}  # setup(): no log lines, no progress bars (saved as widgets without state)
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)  # the kernel inherits this process's environment, as under nbval
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=False,
