@@ -94,8 +94,8 @@ def _results(folder: Path) -> str:
             stage_rows.append((stage, *(shown for _, shown in cells)))
     totals = [sum(minutes(run, stage)[0] or 0 for stage in _STAGE_ORDER) for run in names]
     stage_rows.append(("**total**", *(f"**{t / 60:.1f}**" for t in totals)))
-    text += ["", "Wall time of each stage, minutes, on 2 cores that other jobs shared (slower than on an idle "
-             "machine); \"shared\" = the stage folder of the first run, reused through "
+    text += ["", "Wall time of each stage, minutes, on the course machine (2 CPU cores), from each stage's "
+             "`DONE.json`; \"shared\" = the stage folder of the first run, reused through "
              "`--store`:", "", _table(["stage", *(f"`{r}` run" for r in names)], stage_rows)]
     mlm = first.get("stages", {}).get("mlm", {}).get("recall")
     if mlm:

@@ -160,6 +160,13 @@ def _steps_section(r: dict) -> str:
             f"length {ref['seq_len']}: {ref['examples_per_s']:.0f} examples/s.")
 
 
+MADE_BY = ("How the quality files were made: `laptop_metrics.json` is `runs/laptop/metrics.json` of the README's "
+           "main job (`tinybert-ref run`); `laptop_small_metrics.json` is that of `tinybert-ref run --student small "
+           "--out runs/laptop-small --store runs/laptop/stages` (it reuses the teacher, masked LM and augmented set); "
+           "`quality.json` is collected by `python -m benchmarks --only quality`; `notebooks.json` by "
+           "`python -m benchmarks.notebooks --profile ci|laptop`.")
+
+
 def _quality_section(r: dict) -> str:
     parts = []
     laptop = r.get("laptop")
@@ -181,6 +188,10 @@ def _quality_section(r: dict) -> str:
                                    for k in ("test", "dev", "retention", "vs_full"))) for row in ablation["rows"]]
         parts.append(f"Ablations (`{r['sources']['ablation']}`):\n\n"
                      + _table(["variant", "test", "dev", "retention", "vs full"], rows))
+        if ablation.get("commands"):
+            parts.append("The commands that made the ablation rows:\n\n"
+                         + "\n".join(f"- `{c}`" for c in ablation["commands"]))
+    parts.append(MADE_BY)
     if r.get("missing"):
         parts.append("Not available yet (no numbers are made up):\n\n" + "\n".join(f"- {m}" for m in r["missing"]))
     return "\n\n".join(parts)
