@@ -11,7 +11,8 @@ notebook that ran without error is written back with its outputs, execution coun
 machine-specific metadata (`laptop` profile only, as the README's outputs rule says).
 
 What a time means: wall seconds of the whole notebook, kernel start included, with the stages the
-notebooks share (`runs/stages`) as they were when it ran. Under `laptop`, a notebook that finds the
+notebooks share (`tinybert_ref.notebook.stage_store`: `runs/<profile>/stages` after `tinybert-ref run`,
+else `runs/stages`) as they were when it ran. Under `laptop`, a notebook that finds the
 `tinybert-ref run` stages (notebooks/workshop/GUIDE.md, "skip-ahead path") loads them; without them
 it trains and takes far longer. `stages_present` records which case was measured.
 Not part of `python -m benchmarks`: a `laptop` pass takes tens of minutes.
@@ -33,6 +34,14 @@ __all__ = ["NOTEBOOKS_DIR", "run", "time_notebook"]
 
 NOTEBOOKS_DIR = ROOT / "notebooks"
 log = logging.getLogger(__name__)
+
+
+def _stages_present(profile: str) -> bool:
+    """Whether the notebooks will find finished `tinybert-ref run` stages for `profile` (the store they use)."""
+    from tinybert_ref.notebook import stage_store
+    from tinybert_ref.profiles import get_profile
+
+    return any(stage_store(get_profile(profile)).glob("*/DONE.json"))
 
 
 def time_notebook(path: Path, profile: str, timeout: int = 3600, save: bool = False) -> dict:
@@ -88,8 +97,7 @@ def run(profiles=("ci",), only=None, out_dir: str | Path = RESULTS_DIR, save: bo
     for profile in profiles:
         entry = result["profiles"].setdefault(profile, {"notebooks": {}})
         entry.update(machine=describe(), load_at_start=load_average(),
-                     stages_present=(ROOT / "notebooks" / "runs" / "stages").exists()
-                     or (ROOT / "runs" / "stages").exists())
+                     stages_present=_stages_present(profile))
         for notebook in notebooks:
             log.info("%s under %s ...", notebook.name, profile)
             timing = time_notebook(notebook, profile, save=save and profile == "laptop")
