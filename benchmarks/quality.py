@@ -62,7 +62,7 @@ def run(out_dir: str | Path = RESULTS_DIR, tiny: bool = False, metrics_paths=MET
     missing = []
     if metrics_file is None:
         missing.append("laptop metrics: none of " + ", ".join(_shown(p) for p in metrics_paths)
-                       + " exists; run `tinybert-ref run` (laptop profile, writes runs/laptop/, ~45 min on 2 cores)")
+                       + " exists; run `tinybert-ref run` (laptop profile, writes runs/laptop/; its measured time is in the README)")
     if ablation_file is None:
         missing.append("ablation table: none of " + ", ".join(_shown(p) for p in ablation_paths)
                        + " exists; run `tinybert-ref ablate --set stages --out runs/ablation` and copy its "
