@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from . import RESULTS_DIR, ROOT
+from .quality import TARGETS
 
 __all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks"]
 
@@ -74,7 +75,7 @@ def _results(folder: Path) -> str:
             f"CPU, batch {setting.get('batch')}, length {setting.get('seq_len')}, {setting.get('threads')} threads. "
             "Model selection used the dev split only.", "", _table(
                 ["model", "test acc.", "dev acc.", "retention", "parameters", "latency ms"], rows)]
-    aims = {"tinybert4": 0.97, "small": 0.95}  # the pipeline issue's floor (TinyBERT4 shape) and aim (small preset)
+    aims = {"tinybert4": TARGETS["issue_floor_retention"], "small": TARGETS["small_aim_retention"]}
     verdicts = [f"`{name}` {_pct(m['retention'])} against {_pct(aims[name])} "
                 f"({'reached' if m['retention'] >= aims[name] else 'missed'})" for name, m in runs.items()]
     text += ["", "Retention against the targets: " + "; ".join(verdicts) + "."]
@@ -88,11 +89,11 @@ def _results(folder: Path) -> str:
         shared = run != names[0] and runs[run]["stage_dirs"].get(stage) == first["stage_dirs"].get(stage)
         return (0.0, "shared") if shared else (own["wall_s"], f"{own['wall_s'] / 60:.1f}")
 
-    for stage in _STAGE_ORDER:
-        cells = [minutes(run, stage) for run in names]
-        if any(seconds is not None for seconds, _ in cells):
-            stage_rows.append((stage, *(shown for _, shown in cells)))
-    totals = [sum(minutes(run, stage)[0] or 0 for stage in _STAGE_ORDER) for run in names]
+    cells = {stage: [minutes(run, stage) for run in names] for stage in _STAGE_ORDER}
+    for stage, row in cells.items():
+        if any(seconds is not None for seconds, _ in row):
+            stage_rows.append((stage, *(shown for _, shown in row)))
+    totals = [sum(row[i][0] or 0 for row in cells.values()) for i in range(len(names))]
     stage_rows.append(("**total**", *(f"**{t / 60:.1f}**" for t in totals)))
     text += ["", "Wall time of each stage, minutes, on the course machine (2 CPU cores), from each stage's "
              "`DONE.json`; \"shared\" = the stage folder of the first run, reused through "

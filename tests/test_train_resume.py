@@ -3,6 +3,11 @@ with the same accelerator (the pipeline's case: teacher, then general distillati
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -71,11 +76,6 @@ torch.save(model.state_dict(), sys.argv[1] + "/final.pt")
 
 
 def _toy(folder, seed: int, kill_at: str = ""):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = _SCRIPT.format(tests=str(Path(__file__).parent))
     env = {**os.environ, "TINYBERT_KILL_AT": kill_at}
     return subprocess.run([sys.executable, "-c", script, str(folder), str(seed)], env=env, capture_output=True,

@@ -65,7 +65,7 @@ def _masked_matrix(matrix, as_probabilities: bool, key_mask=None) -> np.ma.Maske
     if as_probabilities:
         logits = np.where(hidden, -np.inf, values)
         with np.errstate(invalid="ignore"):  # a padding row is all -inf: -inf - -inf = nan, hidden below
-            logits = logits - np.max(np.where(hidden, -np.inf, logits), axis=-1, keepdims=True)
+            logits = logits - np.max(logits, axis=-1, keepdims=True)
             exp = np.exp(logits)
             values = exp / exp.sum(-1, keepdims=True)
         hidden |= ~np.isfinite(values)
