@@ -1,41 +1,10 @@
-"""Checkers of notebook 02 (BERT pretraining): reference and workshop solutions pass, the starter is
-`not_attempted`, and each catalogued mistake, written as a learner would, is named by its code."""
+"""Checkers of notebook 02 (BERT pretraining): the harness's table for each exercise."""
 
-import importlib.util
-from pathlib import Path
-
-import pytest
 import torch
 import torch.nn.functional as F
+from exercise_harness import Table, exercise_tests
 
 from tinybert_ref.exercises import nb02
-
-SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "workshop" / "solutions" / "nb02.py"
-
-
-def _solutions():
-    spec = importlib.util.spec_from_file_location("nb02_solutions", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _starter(*args):
-    raise NotImplementedError
-
-
-@pytest.mark.parametrize("exercise", [nb02.q1, nb02.q2], ids=["q1", "q2"])
-def test_starter_reference_hints(exercise):
-    assert exercise.check(_starter).code == "not_attempted"
-    assert exercise.check(exercise.reference).code == "correct"
-    assert 1 <= len(exercise.hints) <= 3
-    assert "def " in exercise.solution()
-
-
-def test_solutions_pass():
-    solutions = _solutions()
-    assert nb02.q1.check(solutions.bert_masking).code == "correct"
-    assert nb02.q2.check(solutions.mlm_loss).code == "correct"
 
 
 def _masking(mask_below=0.8, random_below=0.9, special_ok=False, reverse=False, where_style=False):
@@ -54,29 +23,29 @@ def _masking(mask_below=0.8, random_below=0.9, special_ok=False, reverse=False, 
     return answer
 
 
-@pytest.mark.parametrize("answer, code", [
-    (_masking(where_style=True), "correct"),
-    (_masking(mask_below=2.0), "masks_all_selected"),
-    (_masking(special_ok=True), "selects_special_tokens"),
-    (_masking(random_below=0.8), "no_random_replacement"),
-    (_masking(mask_below=0.1, random_below=0.2), "split_reversed"),
-    (_masking(reverse=True), "selection_reversed"),
-    (_masking(mask_below=0.7, random_below=0.9), "values"),
-    (lambda ids, *rest: ids.float(), "values"),
-    (lambda ids, *rest: ids[:, :10], "shape"),
-])
-def test_q1_mistakes(answer, code):
-    assert nb02.q1.check(answer).code == code
+def _flat_ce(lg, targets):
+    return F.cross_entropy(lg.reshape(-1, lg.size(-1)), targets.reshape(-1))
 
 
-@pytest.mark.parametrize("answer, code", [
-    (lambda lg, o, s: F.cross_entropy(lg.reshape(-1, lg.size(-1)), torch.where(s, o, -100).reshape(-1)), "correct"),
-    (lambda lg, o, s: F.cross_entropy(lg.reshape(-1, lg.size(-1)), o.reshape(-1)), "loss_on_all_tokens"),
-    (lambda lg, o, s: F.cross_entropy(lg[~s], o[~s]), "loss_on_unselected"),
-    (lambda lg, o, s: F.cross_entropy(lg[s], o[s], reduction="sum"), "sum_not_mean"),
-    (lambda lg, o, s: F.cross_entropy(lg[s].softmax(-1), o[s]), "softmax_before_loss"),
-    (lambda lg, o, s: F.cross_entropy(lg[s], o[s], reduction="none"), "shape"),
-    (lambda lg, o, s: F.cross_entropy(lg[s], o[s]).item(), "wrong_type"),
-])
-def test_q2_mistakes(answer, code):
-    assert nb02.q2.check(answer).code == code
+TABLES = {
+    "q1": Table("bert_masking", wrong=[
+        ("masks_all_selected", _masking(mask_below=2.0)),
+        ("selects_special_tokens", _masking(special_ok=True)),
+        ("no_random_replacement", _masking(random_below=0.8)),
+        ("split_reversed", _masking(mask_below=0.1, random_below=0.2)),
+        ("selection_reversed", _masking(reverse=True)),
+        ("values", _masking(mask_below=0.7, random_below=0.9)),
+        ("dtype", lambda ids, *rest: ids.float()),
+        ("shape", lambda ids, *rest: ids[:, :10]),
+    ], passes=[_masking(where_style=True)]),
+    "q2": Table("mlm_loss", wrong=[
+        ("loss_on_all_tokens", lambda lg, o, s: _flat_ce(lg, o)),
+        ("loss_on_unselected", lambda lg, o, s: F.cross_entropy(lg[~s], o[~s])),
+        ("sum_not_mean", lambda lg, o, s: F.cross_entropy(lg[s], o[s], reduction="sum")),
+        ("softmax_before_loss", lambda lg, o, s: F.cross_entropy(lg[s].softmax(-1), o[s])),
+        ("shape", lambda lg, o, s: F.cross_entropy(lg[s], o[s], reduction="none")),
+        ("wrong_type", lambda lg, o, s: F.cross_entropy(lg[s], o[s]).item()),
+    ], passes=[lambda lg, o, s: _flat_ce(lg, torch.where(s, o, -100))]),
+}
+
+test_passes, test_not_attempted, test_wrong_answer, test_catalogue = exercise_tests(nb02, TABLES)

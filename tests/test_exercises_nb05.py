@@ -1,31 +1,13 @@
-"""Checkers of notebook 05: reference passes, starter is `not_attempted`, every catalogued mistake is
-named by its code, the references agree with the package, and the workshop solutions pass."""
+"""Checkers of notebook 05 (general distillation): the harness's table for each exercise, and the references
+against the package (the objective's total, `pack_corpus`)."""
 
-import importlib.util
-from pathlib import Path
-
-import pytest
 import torch
+from exercise_harness import Table, exercise_tests
 
 from tinybert_ref.exercises import nb05
 from tinybert_ref.internals import Internals
 from tinybert_ref.objective import TransformerDistillationLoss
 
-SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "workshop" / "solutions" / "nb05.py"
-
-
-def _solutions():
-    spec = importlib.util.spec_from_file_location("nb05_solutions", SOLUTIONS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _starter(*args):
-    raise NotImplementedError
-
-
-# ---- q1: the recipe ------------------------------------------------------------------------------
 
 def _recipe(**changes):
     answer = {"teacher": "pretrained", "data": "general corpus", "losses": {"embedding", "attention", "hidden"}}
@@ -33,56 +15,56 @@ def _recipe(**changes):
     return lambda: answer
 
 
-RECIPES = {
-    "fine_tuned_teacher": _recipe(teacher="fine-tuned"),
-    "task_data": _recipe(data="augmented task data"),
-    "includes_prediction": _recipe(losses={"embedding", "attention", "hidden", "prediction"}),
-    "missing_layer_loss": _recipe(losses={"attention", "hidden"}),
-    "unknown_choice": _recipe(teacher="distilled"),
-    "wrong_type": lambda: ["pretrained"],
-    "raises": lambda: {}["teacher"],
-    "not_attempted": _starter,
+def _flat(documents):
+    return [t for d in documents for t in d]
+
+
+TABLES = {
+    "q1": Table("general_distillation_recipe", wrong=[
+        ("fine_tuned_teacher", _recipe(teacher="fine-tuned")),
+        ("task_data", _recipe(data="augmented task data")),
+        ("task_data", _recipe(data="task data")),
+        ("includes_prediction", _recipe(losses={"embedding", "attention", "hidden", "prediction"})),
+        ("missing_layer_loss", _recipe(losses={"attention", "hidden"})),
+        ("missing_layer_loss", _recipe(losses={"attention"})),
+        ("unknown_choice", _recipe(teacher="distilled")),
+        ("unknown_choice", _recipe(losses={"logits"})),
+        ("wrong_type", _recipe(losses="attention")),
+        ("wrong_type", lambda: {"teacher": "pretrained"}),
+        ("wrong_type", lambda: ["pretrained"]),
+        ("raises", lambda: {}["teacher"]),
+    ], passes=[_recipe(losses=["Embedding", "attention", "hidden"])]),
+    "q2": Table("my_layer_objective", wrong=[
+        ("lambdas_ignored", lambda e, a, h, lam: e + (a + h).sum()),
+        ("lambda_off_by_one", lambda e, a, h, lam: lam[0] * e + sum(lam[m] * (a[m] + h[m]) for m in range(len(a)))),
+        ("embedding_missing", lambda e, a, h, lam: (lam[1:] * (a + h)).sum()),
+        ("layer_part_missing", lambda e, a, h, lam: lam[0] * e + (lam[1:] * a).sum()),
+        ("mean_not_sum", lambda e, a, h, lam: lam[0] * e + (lam[1:] * (a + h)).mean()),
+        ("shape", lambda e, a, h, lam: torch.cat([(lam[:1] * e), lam[1:] * (a + h)])),
+        ("values", lambda e, a, h, lam: lam[0] * e + (lam[1:] * (a + h)).sum() + 1),
+    ], passes=[lambda e, a, h, lam: lam[0] * e + sum(lam[m + 1] * (a[m] + h[m]) for m in range(len(a)))]),
+    "q3": Table("my_pack", wrong=[
+        ("remainder_kept", lambda d, s, c, p: torch.tensor(
+            [[c, *_flat(d)[i:i + s - 2], p] + [0] * (s - 2 - len(_flat(d)[i:i + s - 2]))
+             for i in range(0, len(_flat(d)), s - 2)])),
+        ("per_document", lambda d, s, c, p: torch.tensor(
+            [[c, *doc[i:i + s - 2], p] for doc in d for i in range(0, len(doc) - (s - 2) + 1, s - 2)])),
+        ("no_special_tokens", lambda d, s, c, p: torch.tensor(
+            [_flat(d)[i:i + s] for i in range(0, len(_flat(d)) - s + 1, s)])),
+        ("one_special_token", lambda d, s, c, p: torch.tensor(
+            [[c, *_flat(d)[i:i + s - 1]] for i in range(0, len(_flat(d)) - s + 2, s - 1)])),
+        ("block_too_long", lambda d, s, c, p: torch.tensor(
+            [[c, *_flat(d)[i:i + s], p] for i in range(0, len(_flat(d)) - s + 1, s)])),
+        ("wrong_type", lambda d, s, c, p: [[c, *_flat(d)[i:i + s - 2], p]
+                                           for i in range(0, len(_flat(d)) - s + 3, s - 2)]),
+        ("values", lambda d, s, c, p: nb05.reference_pack(d, s, p, c)),
+    ]),
 }
 
-
-@pytest.mark.parametrize("code", sorted(RECIPES))
-def test_q1_codes(code):
-    assert nb05.q1.check(RECIPES[code]).code == code
+test_passes, test_not_attempted, test_wrong_answer, test_catalogue = exercise_tests(nb05, TABLES)
 
 
-def test_q1_more_wrong_answers():
-    assert nb05.q1.check(_recipe(losses={"attention"})).code == "missing_layer_loss"
-    assert nb05.q1.check(_recipe(losses={"logits"})).code == "unknown_choice"
-    assert nb05.q1.check(_recipe(losses="attention")).code == "wrong_type"
-    assert nb05.q1.check(lambda: {"teacher": "pretrained"}).code == "wrong_type"
-
-
-def test_q1_passes():
-    assert nb05.q1.check(nb05.reference_recipe).passed
-    assert nb05.q1.check(_recipe(losses=["Embedding", "attention", "hidden"])).passed
-
-
-# ---- q2: Eq. 6 from its parts --------------------------------------------------------------------
-
-OBJECTIVES = {
-    "lambdas_ignored": lambda e, a, h, lam: e + (a + h).sum(),
-    "lambda_off_by_one": lambda e, a, h, lam: lam[0] * e + sum(lam[m] * (a[m] + h[m]) for m in range(len(a))),
-    "embedding_missing": lambda e, a, h, lam: (lam[1:] * (a + h)).sum(),
-    "layer_part_missing": lambda e, a, h, lam: lam[0] * e + (lam[1:] * a).sum(),
-    "mean_not_sum": lambda e, a, h, lam: lam[0] * e + (lam[1:] * (a + h)).mean(),
-    "shape": lambda e, a, h, lam: torch.cat([(lam[:1] * e), lam[1:] * (a + h)]),
-    "values": lambda e, a, h, lam: lam[0] * e + (lam[1:] * (a + h)).sum() + 1,
-    "not_attempted": _starter,
-}
-
-
-@pytest.mark.parametrize("code", sorted(OBJECTIVES))
-def test_q2_codes(code):
-    assert nb05.q2.check(OBJECTIVES[code]).code == code
-
-
-def test_q2_passes_and_matches_the_package_total():
-    assert nb05.q2.check(nb05.reference_layer_objective).passed
+def test_q2_reference_is_the_package_total():
     generator = torch.Generator().manual_seed(0)
 
     def internals(layers, width):
@@ -98,38 +80,9 @@ def test_q2_passes_and_matches_the_package_total():
     assert torch.allclose(total, parts["total"])
 
 
-# ---- q3: packing ---------------------------------------------------------------------------------
-
-def _flat(documents):
-    return [t for d in documents for t in d]
-
-
-PACKINGS = {
-    "remainder_kept": lambda d, s, c, p: torch.tensor(
-        [[c, *_flat(d)[i:i + s - 2], p] + [0] * (s - 2 - len(_flat(d)[i:i + s - 2]))
-         for i in range(0, len(_flat(d)), s - 2)]),
-    "per_document": lambda d, s, c, p: torch.tensor(
-        [[c, *doc[i:i + s - 2], p] for doc in d for i in range(0, len(doc) - (s - 2) + 1, s - 2)]),
-    "no_special_tokens": lambda d, s, c, p: torch.tensor(
-        [_flat(d)[i:i + s] for i in range(0, len(_flat(d)) - s + 1, s)]),
-    "one_special_token": lambda d, s, c, p: torch.tensor(
-        [[c, *_flat(d)[i:i + s - 1]] for i in range(0, len(_flat(d)) - s + 2, s - 1)]),
-    "block_too_long": lambda d, s, c, p: torch.tensor(
-        [[c, *_flat(d)[i:i + s], p] for i in range(0, len(_flat(d)) - s + 1, s)]),
-    "wrong_type": lambda d, s, c, p: [[c, *_flat(d)[i:i + s - 2], p] for i in range(0, len(_flat(d)) - s + 3, s - 2)],
-    "values": lambda d, s, c, p: nb05.reference_pack(d, s, p, c),
-    "not_attempted": _starter,
-}
-
-
-@pytest.mark.parametrize("code", sorted(PACKINGS))
-def test_q3_codes(code):
-    assert nb05.q3.check(PACKINGS[code]).code == code
-
-
 def test_q3_a_mutating_answer_does_not_confuse_the_checker():
     def pops_then_pads(documents, seq_len, cls_id, sep_id):
-        result = PACKINGS["remainder_kept"](documents, seq_len, cls_id, sep_id)
+        result = TABLES["q3"].wrong[0][1](documents, seq_len, cls_id, sep_id)
         documents.clear()
         return result
 
@@ -148,19 +101,3 @@ def test_q3_reference_is_the_package_packing():
     mine = nb05.reference_pack(ids, 9, tokenizer.cls_token_id, tokenizer.sep_token_id)
     assert torch.equal(mine, torch.tensor(packed["input_ids"]))
     assert nb05.q3.check(nb05.reference_pack).passed
-
-
-# ---- hints, solutions, workshop ------------------------------------------------------------------
-
-@pytest.mark.parametrize("exercise", [nb05.q1, nb05.q2, nb05.q3], ids=lambda e: e.name)
-def test_hints_and_solution(exercise):
-    assert 1 <= len(exercise.hints) <= 3
-    assert exercise.hint(99).startswith(f"Hint {len(exercise.hints)}/")
-    assert "def " in exercise.solution()
-
-
-def test_workshop_solutions_pass():
-    solutions = _solutions()
-    assert nb05.q1.check(solutions.general_distillation_recipe).passed
-    assert nb05.q2.check(solutions.my_layer_objective).passed
-    assert nb05.q3.check(solutions.my_pack).passed

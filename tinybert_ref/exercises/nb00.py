@@ -1,56 +1,14 @@
 """Checkers for notebook 00 (welcome): count a model's parameters, pick the TinyBERT4 shape.
 
-`ValueExercise` checks answers that are plain Python values (ints, lists, dicts) instead of tensors;
-notebook 03's checkers reuse it.
+Both answers are plain values (an int, a dict), checked by `checker.ValueExercise`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
 from ..models import STUDENT_PRESETS, count_parameters
-from .checker import CheckResult, Exercise, Mistake
+from .checker import CheckResult, Mistake, ValueExercise, expect_type
 
-__all__ = ["ValueExercise", "q1", "q2"]
-
-
-@dataclass
-class ValueExercise(Exercise):
-    """An exercise whose answer is a function returning a plain value.
-
-    probes: returns a list of argument tuples (fixed; the function is called on each).
-    describe: turns an argument tuple into words for messages, e.g. "M = 4, N = 12".
-    inspect: optional (got, expected, args) -> CheckResult or None, run before the comparison
-    (wrong type, missing keys...). mistakes: `Mistake.compute(*args)` gives the wrong value.
-    """
-
-    probes: Callable[[], list[tuple]] = None
-    mistakes: Sequence[Mistake] = ()
-    describe: Callable[[tuple], str] = repr
-    inspect: Callable | None = None
-    success: str = "your function matches the reference on every probe."
-
-    def _check(self, fn: Callable) -> CheckResult:
-        for args in self.probes():
-            expected = self.reference(*args)
-            try:
-                got = fn(*args)
-            except NotImplementedError:
-                return CheckResult(False, "not_attempted", "Not attempted yet: replace the `raise NotImplementedError` line")
-            except Exception as error:
-                return CheckResult(False, "raises", f"called with {self.describe(args)} it raised "
-                                   f"{type(error).__name__}: {error}")
-            problem = self.inspect(got, expected, args) if self.inspect else None
-            if problem is not None:
-                return problem
-            if got == expected:
-                continue
-            for mistake in self.mistakes:
-                if got == mistake.compute(*args):
-                    return CheckResult(False, mistake.code, f"for {self.describe(args)}: {mistake.message}")
-            return CheckResult(False, "values", f"for {self.describe(args)} expected {expected!r}, got {got!r}")
-        return CheckResult(True, "correct", self.success)
+__all__ = ["q1", "q2", "tinybert4_shape"]
 
 
 # --------------------------------------------------------------------------- q1: count parameters
@@ -74,13 +32,6 @@ def _encoder_only(model) -> int:
     return sum(p.numel() for p in bert.encoder.parameters())
 
 
-def _inspect_count(got, expected, args):
-    if isinstance(got, bool) or not isinstance(got, int):
-        return CheckResult(False, "wrong_type", f"expected a whole number (int) of parameters, got "
-                           f"{type(got).__name__} {got!r}; return the count itself, not millions or a tensor")
-    return None
-
-
 q1 = ValueExercise(
     name="count the parameters",
     hints=[
@@ -92,7 +43,7 @@ q1 = ValueExercise(
     reference=count_parameters,
     probes=_probe_models,
     describe=lambda args: f"a tiny {type(args[0]).__name__}",
-    inspect=_inspect_count,
+    inspect=expect_type(int, "a whole number (int) of parameters: the count itself, not millions or a tensor"),
     mistakes=[
         Mistake("counted_tensors", lambda m: len(list(m.parameters())),
                 "you counted the parameter tensors, not the numbers inside them; sum p.numel() over them"),
@@ -144,21 +95,12 @@ def _inspect_shape(got, expected, args):
     return None
 
 
-def _compare_shape(fn):
-    """Wrap the learner's function so that extra keys (e.g. vocab_size) do not fail the comparison."""
-    def wrapped():
-        got = fn()
-        return {key: got[key] for key in SHAPE_KEYS} if isinstance(got, dict) and set(SHAPE_KEYS) <= set(got) else got
-    return wrapped
+def _only_shape_keys(got, args):
+    """Extra keys (e.g. vocab_size) do not fail the comparison: keep the four shape keys when all are there."""
+    return {key: got[key] for key in SHAPE_KEYS} if isinstance(got, dict) and set(SHAPE_KEYS) <= set(got) else got
 
 
-@dataclass
-class _ShapeExercise(ValueExercise):
-    def _check(self, fn: Callable) -> CheckResult:
-        return super()._check(_compare_shape(fn))
-
-
-q2 = _ShapeExercise(
+q2 = ValueExercise(
     name="the TinyBERT4 shape",
     hints=[
         "The paper's Section 4.2 (and PAPER_FACTS) gives TinyBERT4 as layers / hidden / FFN / heads.",
@@ -168,6 +110,7 @@ q2 = _ShapeExercise(
     reference=tinybert4_shape,
     probes=lambda: [()],
     describe=lambda args: "tinybert4_shape()",
+    normalise=_only_shape_keys,
     inspect=_inspect_shape,
     success="you can write the student's shape in BertConfig's words; build_student(your_dict, teacher.config) builds it.",
 )

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..losses import MASK_THRESHOLD, attention_loss, hidden_loss, prediction_loss
-from .checker import Mistake, TensorExercise
+from .checker import Mistake, TensorExercise, convention
 
 __all__ = ["q1", "q2", "q3"]
 
@@ -112,11 +112,11 @@ q1 = TensorExercise(
         Mistake("no_head_average", lambda s, t, m: _neutralised_squares(s, t, m).mean(dim=(0, 2, 3)).sum(),
                 "you added up the per-head MSEs; Eq. 7 averages them: L_attn = (1/h) sum_i MSE(A_i^S, A_i^T), so "
                 "divide by the h = 12 heads (or take one mean over all entries)."),
-        Mistake("mean_over_real_entries",
-                lambda s, t, m: _neutralised_squares(s, t, m).sum() / _pairs(m, s.shape).sum(),
-                "you averaged over the real (query, key) entries only. The official code (and the reference) "
-                "zeroes the padded entries and then takes the mean over all B*H*L*L entries, so the loss scale "
-                "does not depend on how much padding a batch has; use .mean() after zeroing."),
+        convention("mean_over_real_entries",
+                   lambda s, t, m: _neutralised_squares(s, t, m).sum() / _pairs(m, s.shape).sum(),
+                   "you averaged over the real (query, key) entries only, a fair reading of Eq. 7. The official code, "
+                   "and this package after it, zero the padded entries and take the mean over all B*H*L*L "
+                   "entries, so that its losses equal the official ones; use .mean() after zeroing."),
     ],
     success="your Eq. 7 compares pre-softmax scores head by head and neutralises both padded keys and padded "
             "queries, whatever mask value the model used. Try next: run it on the real scores above and compare "
@@ -191,9 +191,10 @@ q2 = TensorExercise(
                 "the softmax ran over the batch (dim=0) instead of the classes: use dim=-1 on (B, C) logits."),
         Mistake("sum_not_mean", lambda s, te, t: _soft_ce(s, te, t) * s.shape[0],
                 "you summed the per-example losses over the batch; average them (.mean() over B)."),
-        Mistake("mean_over_classes", lambda s, te, t: _soft_ce(s, te, t) / s.shape[-1],
-                "you averaged over the B*C entries, as the official code's `soft_cross_entropy` does; the paper's "
-                "cross-entropy sums over the classes and averages over the batch (a factor C = 5 apart)."),
+        convention("mean_over_classes", lambda s, te, t: _soft_ce(s, te, t) / s.shape[-1],
+                   "you averaged over the B*C entries, as the official code's `soft_cross_entropy` does; this "
+                   "package follows the paper's cross-entropy, which sums over the classes and averages over the "
+                   "batch (a factor C = 5 apart)."),
     ],
     success="your Eq. 10 is the soft cross-entropy of the student against the teacher's softened distribution, "
             "at temperature t and without a t^2 factor. Try next: plot softmax(z^T/t) for t = 1, 2, 4.",

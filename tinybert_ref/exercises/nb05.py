@@ -4,21 +4,17 @@
     q2  my_layer_objective(embedding, attention, hidden, lambdas)   Eq. 6 for m = 0..M from its parts
     q3  my_pack(documents, seq_len, cls_id, sep_id)          the corpus packing of `data.corpus.pack_corpus`
 
-q1 checks a dict of answers (`RecipeExercise`); q2 and q3 are `TensorExercise`s. q3 names a known
-mistake even when it changes the number of blocks (`PackingExercise`): "remainder_kept" is more useful
-than "shape".
+q1 checks a dict of answers (a `ValueExercise`); q2 and q3 are `TensorExercise`s. q3 names a known
+mistake even when it changes the number of blocks (`mistakes_change_shape`): "remainder_kept" is more
+useful than "shape".
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 
 from ..data import corpus
-from .checker import CheckResult, Exercise, Mistake, TensorExercise
+from .checker import CheckResult, Mistake, TensorExercise, ValueExercise
 
 __all__ = ["q1", "q2", "q3", "RECIPE_CHOICES", "reference_recipe", "reference_layer_objective", "reference_pack"]
 
@@ -37,42 +33,29 @@ def reference_recipe() -> dict:
     return {"teacher": "pretrained", "data": "general corpus", "losses": {"embedding", "attention", "hidden"}}
 
 
-@dataclass
-class RecipeExercise(Exercise):
-    """An exercise whose answer is a function returning a dict {"teacher", "data", "losses"}."""
-
-    def _check(self, fn: Callable) -> CheckResult:
-        try:
-            answer = fn()
-        except NotImplementedError:
-            return CheckResult(False, "not_attempted", "Not attempted yet: replace the `raise NotImplementedError` line")
-        except Exception as error:
-            return CheckResult(False, "raises", f"calling it raised {type(error).__name__}: {error}")
-        problem = _recipe_format(answer)
-        if problem is not None:  # a CheckResult is falsy when it fails
-            return problem
-        losses = {str(x).lower() for x in answer["losses"]}
-        if answer["teacher"] == "fine-tuned":
-            return CheckResult(False, "fine_tuned_teacher", "general distillation uses the *pretrained* BERT, not "
-                               "fine-tuned on any task: it produces a general student that any task can start from. "
-                               "The fine-tuned teacher belongs to task distillation (notebook 07).")
-        if answer["data"] != "general corpus":
-            return CheckResult(False, "task_data", f"'{answer['data']}' is the data of task distillation (notebook 07); "
-                               "general distillation runs on a large general-domain corpus (BooksCorpus and "
-                               "Wikipedia-like text in the paper, BBC article bodies here).")
-        if "prediction" in losses:
-            return CheckResult(False, "includes_prediction", "general distillation has no task, so no logits to "
-                               "match: Eq. 10 (prediction) is left out; only Eq. 11 for m = 0..M is used.")
-        missing = [name for name in RECIPE_CHOICES["losses"][:3] if name not in losses]
-        if missing:
-            return CheckResult(False, "missing_layer_loss", f"missing {', '.join(missing)}: general distillation "
-                               "uses every Transformer-layer loss of Eq. 11 (embedding at m = 0, attention and hidden "
-                               "at m = 1..M).")
-        return CheckResult(True, "correct", "general distillation = pretrained teacher + general corpus + the "
-                           "embedding, attention and hidden losses. Try next: what changes in task distillation?")
+def _recipe_mistake(got, expected, args) -> CheckResult | None:
+    """The first thing wrong with a well-formed recipe, in the order a learner should fix them."""
+    if got["teacher"] == "fine-tuned":
+        return CheckResult(False, "fine_tuned_teacher", "general distillation uses the *pretrained* BERT, not "
+                           "fine-tuned on any task: it produces a general student that any task can start from. "
+                           "The fine-tuned teacher belongs to task distillation (notebook 07).")
+    if got["data"] != "general corpus":
+        return CheckResult(False, "task_data", f"'{got['data']}' is the data of task distillation (notebook 07); "
+                           "general distillation runs on a large general-domain corpus (BooksCorpus and "
+                           "Wikipedia-like text in the paper, BBC article bodies here).")
+    if "prediction" in got["losses"]:
+        return CheckResult(False, "includes_prediction", "general distillation has no task, so no logits to "
+                           "match: Eq. 10 (prediction) is left out; only Eq. 11 for m = 0..M is used.")
+    missing = [name for name in RECIPE_CHOICES["losses"][:3] if name not in got["losses"]]
+    if missing:
+        return CheckResult(False, "missing_layer_loss", f"missing {', '.join(missing)}: general distillation "
+                           "uses every Transformer-layer loss of Eq. 11 (embedding at m = 0, attention and hidden "
+                           "at m = 1..M).")
+    return None
 
 
-def _recipe_format(answer) -> CheckResult | None:
+def _recipe_format(answer, args) -> CheckResult | dict:
+    """The answer with its loss names lower-cased in a set, or what is wrong with its form."""
     if not isinstance(answer, dict) or set(answer) != set(RECIPE_CHOICES):
         got = sorted(answer) if isinstance(answer, dict) else type(answer).__name__
         return CheckResult(False, "wrong_type", f"return a dict with exactly the keys {sorted(RECIPE_CHOICES)}, "
@@ -89,10 +72,10 @@ def _recipe_format(answer) -> CheckResult | None:
     if unknown:
         return CheckResult(False, "unknown_choice", f"unknown loss name(s) {unknown}; choose from "
                            f"{RECIPE_CHOICES['losses']}")
-    return None
+    return {**answer, "losses": {str(x).lower() for x in losses}}
 
 
-q1 = RecipeExercise(
+q1 = ValueExercise(
     name="the general-distillation recipe",
     hints=[
         "General distillation happens once, before any task is known; its student is then fine-tuned by task "
@@ -102,6 +85,12 @@ q1 = RecipeExercise(
         "(m = 0..M): {'embedding', 'attention', 'hidden'}.",
     ],
     reference=reference_recipe,
+    probes=lambda: [()],
+    describe=lambda args: "general_distillation_recipe()",
+    normalise=_recipe_format,
+    inspect=_recipe_mistake,
+    success="general distillation = pretrained teacher + general corpus + the embedding, attention and hidden "
+            "losses. Try next: what changes in task distillation?",
 )
 
 
@@ -226,35 +215,9 @@ def _body_of_seq_len(documents, seq_len, cls_id, sep_id):
     return torch.tensor([[cls_id, *flat[i:i + seq_len], sep_id] for i in range(0, len(flat) - seq_len + 1, seq_len)])
 
 
-@dataclass
-class PackingExercise(TensorExercise):
-    """Like TensorExercise, but a catalogued mistake is named even when it changes the output's shape
-    (a packing mistake usually changes the number of blocks); otherwise the usual order applies."""
-
-    def _check_one(self, fn, inputs, expected):
-        shapes_differ = []
-
-        def wrapped(*args):
-            got = fn(*copy.deepcopy(args))  # the mistakes below are computed on the untouched inputs
-            if isinstance(got, torch.Tensor) and got.shape != expected.shape:
-                shapes_differ.append(got)
-            return got
-
-        result = super()._check_one(wrapped, inputs, expected)
-        if result is None or result.code != "shape" or not shapes_differ:
-            return result
-        got = shapes_differ[0]
-        for mistake in self.mistakes:
-            wrong = mistake.compute(*inputs)
-            if wrong.shape == got.shape and torch.equal(got.long(), wrong.long()):
-                return CheckResult(False, mistake.code, f"{mistake.message} (expected shape "
-                                   f"{tuple(expected.shape)}, got {tuple(got.shape)})")
-        return result
-
-
 _BLOCK_SHAPE = "[CLS] + seq_len - 2 ids + [SEP]"
 
-q3 = PackingExercise(
+q3 = TensorExercise(
     name="corpus packing",
     hints=[
         "General distillation does not care where one article ends: concatenate all documents' ids into one "
@@ -272,6 +235,7 @@ q3 = PackingExercise(
     locate=lambda index: f"block {index[0]}, position {index[1]}" if len(index) == 2 else f"index {index}",
     atol=0.0,
     rtol=0.0,
+    mistakes_change_shape=True,
     mistakes=[
         Mistake("remainder_kept", _remainder_kept,
                 "the incomplete last block was padded and kept; drop it: a packed corpus has no padding, so every "

@@ -6,66 +6,22 @@
 
 The references are the package's rules (`augment.algorithm.word_route`, `masked_input`, `sample_copies`), so an
 answer that passes computes what the pipeline's augmentation stage computes. Answers are plain Python values
-(lists, tuples, ints), compared exactly; the first probe that differs is reported, with a known mistake named
-when one matches.
+(lists, tuples, ints) checked by `checker.ValueExercise`: compared exactly, the first probe that differs is
+reported, with a known mistake named when one matches.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from ..augment.algorithm import masked_input, sample_copies, word_route
-from .checker import CheckResult, Exercise, Mistake
+from .checker import CheckResult, Mistake, Probe, ValueExercise
 
 __all__ = ["q1", "q2", "q3", "ROUTES", "reference_routes", "reference_masked_input", "reference_copy"]
 
 ROUTES = ("skip", "mlm", "glove")
-_NOT_ATTEMPTED = "Not attempted yet: replace the `raise NotImplementedError` line"
-
-
-@dataclass
-class ProbeExercise(Exercise):
-    """An exercise whose answer is a function of plain values, checked on fixed probes in order.
-
-    probes: returns [(args, description)]; each call gets a deep copy of args, so an answer that edits its
-    inputs cannot change what the reference or the mistakes see. normalise(got, args) returns the answer in
-    the reference's form, or a CheckResult saying what is wrong with its form. differ(got, expected, args)
-    says where a wrong answer first differs. A probe whose call raises may be explained by `on_raise`.
-    """
-
-    probes: Callable[[], list[tuple[tuple, str]]] = None
-    mistakes: Sequence[Mistake] = ()
-    normalise: Callable | None = None
-    differ: Callable | None = None
-    on_raise: Callable | None = None
-    success: str = "your function matches the reference on every probe."
-
-    def _check(self, fn: Callable) -> CheckResult:
-        for args, description in self.probes():
-            expected = self.reference(*copy.deepcopy(args))
-            try:
-                got = fn(*copy.deepcopy(args))
-            except NotImplementedError:
-                return CheckResult(False, "not_attempted", _NOT_ATTEMPTED)
-            except Exception as error:
-                explained = self.on_raise(fn, args, error) if self.on_raise else None
-                if explained is not None:  # a failed CheckResult is falsy: test against None
-                    return explained
-                return CheckResult(False, "raises", f"on {description} it raised {type(error).__name__}: {error}")
-            got = self.normalise(got, args) if self.normalise else got
-            if isinstance(got, CheckResult):
-                return CheckResult(got.passed, got.code, f"on {description}: {got.message}")
-            if got == expected:
-                continue
-            for mistake in self.mistakes:
-                if got == mistake.compute(*copy.deepcopy(args)):
-                    return CheckResult(False, mistake.code, f"on {description}: {mistake.message}")
-            where = self.differ(got, expected, args) if self.differ else f"expected {expected!r}, got {got!r}"
-            return CheckResult(False, "values", f"on {description}: {where}")
-        return CheckResult(True, "correct", self.success)
 
 
 # ------------------------------------------------------------------------------- q1: the routes
@@ -91,8 +47,8 @@ _ROUTE_PROBES = [
 ]
 
 
-def route_probes() -> list[tuple[tuple, str]]:
-    return [(([w for w, _ in pairs], [p for _, p in pairs]), f"the headline {sentence!r}")
+def route_probes() -> list[Probe]:
+    return [Probe(([w for w, _ in pairs], [p for _, p in pairs]), f"the headline {sentence!r}")
             for sentence, pairs in _ROUTE_PROBES]
 
 
@@ -131,7 +87,7 @@ def _differ_routes(got, expected, args):
     return f"{len(wrong)} word(s) routed wrongly: " + "; ".join(wrong[:4])
 
 
-q1 = ProbeExercise(
+q1 = ValueExercise(
     name="where each word's candidates come from",
     hints=[
         "Algorithm 1 line 5 asks one question per word: one WordPiece or several? The official code asks another "
@@ -193,11 +149,11 @@ def _pieces(lengths, start):
     return pieces
 
 
-def masked_input_probes() -> list[tuple[tuple, str]]:
+def masked_input_probes() -> list[Probe]:
     ids = (101, 102, 103)  # [CLS], [SEP], [MASK] as in BERT's uncased vocabulary
-    return [((_pieces([1, 3, 1, 1], 2000), 2, *ids), "4 words of 1, 3, 1, 1 pieces, word 2 masked"),
-            ((_pieces([1, 1, 2], 3000), 0, *ids), "3 words of 1, 1, 2 pieces, word 0 masked"),
-            ((_pieces([2, 1, 1, 2, 1], 4000), 4, *ids), "5 words of 2, 1, 1, 2, 1 pieces, the last word masked")]
+    return [Probe((_pieces([1, 3, 1, 1], 2000), 2, *ids), "4 words of 1, 3, 1, 1 pieces, word 2 masked"),
+            Probe((_pieces([1, 1, 2], 3000), 0, *ids), "3 words of 1, 1, 2 pieces, word 0 masked"),
+            Probe((_pieces([2, 1, 1, 2, 1], 4000), 4, *ids), "5 words of 2, 1, 1, 2, 1 pieces, the last word masked")]
 
 
 def _variant(word_index=False, paired=True, original_masked=False, segments="pair", insert=False, shift=0):
@@ -250,7 +206,7 @@ def _differ_masked_input(got, expected, args):
             f"read there), got {got[2]}")
 
 
-q2 = ProbeExercise(
+q2 = ValueExercise(
     name="the masked LM's input for one word",
     hints=[
         "Flatten the pieces of all words into one list; the masked word's single piece sits after [CLS] and after "
@@ -322,12 +278,12 @@ def _package_probe():
     return (list(_WORDS), [list(c) for c in _CANDIDATES], coins[0].tolist(), picks[0].tolist(), 0.4), words
 
 
-def copy_probes() -> list[tuple[tuple, str]]:
+def copy_probes() -> list[Probe]:
     package_args, _ = _package_probe()
     base = (list(_WORDS), [list(c) for c in _CANDIDATES], list(_COINS), list(_PICKS))
-    return [((*base, 0.4), f"words {_WORDS}, coins {_COINS}, picks {_PICKS}, p = 0.4"),
-            ((*base, 1.0), "the same words and draws with p = 1.0"),
-            (package_args, "the first row of the draws `sample_copies(3, ..., p=0.4, seed=7)` makes")]
+    return [Probe((*base, 0.4), f"words {_WORDS}, coins {_COINS}, picks {_PICKS}, p = 0.4"),
+            Probe((*base, 1.0), "the same words and draws with p = 1.0"),
+            Probe(package_args, "the first row of the draws `sample_copies(3, ..., p=0.4, seed=7)` makes")]
 
 
 def _rule(choose):
@@ -379,7 +335,7 @@ def _explain_raise(fn, args, error):
                        "word is kept as it is, whatever its coin says.")
 
 
-q3 = ProbeExercise(
+q3 = ValueExercise(
     name="one augmented copy (the p_t coin flip)",
     hints=[
         "Each word gets two uniform draws in [0, 1): `coins[j]` decides WHETHER it is replaced (Algorithm 1 line "

@@ -4,12 +4,13 @@ tokens only, q2 which teacher layer g(m) a student layer is compared with (unifo
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..mapping import layer_mapping, uniform_mapping
 from ..snapshots import per_head_mse
-from .checker import CheckResult, Mistake, TensorExercise
-from .nb07 import CaseExercise
+from .checker import Mistake, TensorExercise, ValueExercise, convention, expect_type
 
 __all__ = ["q1", "q2", "teacher_layer_for"]
 
@@ -127,14 +128,7 @@ def _top(m, student_layers, teacher_layers):
     return 0 if m == 0 else teacher_layers - student_layers + m
 
 
-def _q2_inspect(got, expected, args):
-    if isinstance(got, bool) or not isinstance(got, int):
-        return CheckResult(False, "wrong_type", f"for m = {args[0]}, M = {args[1]}, N = {args[2]}: expected an int "
-                           f"layer number, got {type(got).__name__} {got!r}; round, then int(...)")
-    return None
-
-
-q2 = CaseExercise(
+q2 = ValueExercise(
     name="which teacher layer student layer m learns from",
     hints=[
         "Under the uniform mapping each student layer sits at the same relative depth in the teacher: n is close to "
@@ -147,16 +141,18 @@ q2 = CaseExercise(
     shown_solution=uniform_mapping,
     probes=_q2_probes,
     describe=lambda args: f"m = {args[0]}, M = {args[1]} student layers, N = {args[2]} teacher layers",
-    inspect=_q2_inspect,
+    inspect=expect_type(int, "an int layer number: round, then int(...)"),
     mistakes=[
         Mistake("mapping_off_by_one", lambda m, M, N: teacher_layer_for(m, M, N) - 1,
                 "one too low: that is the list INDEX of the layer in internals.attention_scores (layer n sits at "
                 "attention_scores[n - 1]). The question asks for the layer number n = g(m), counting from 1"),
-        Mistake("bankers_rounding", lambda m, M, N: round(m * N / M),
-                "Python's round() sends halves to the even number (round(4.5) = 4); the package rounds halves up, "
-                "to the deeper layer, so that 6 -> 4 gives [0, 2, 3, 5, 6]"),
-        Mistake("floor_rounding", lambda m, M, N: m * N // M,
-                "you rounded down (m * N // M); the package rounds to the nearest layer, halves up"),
+        convention("rounding", lambda m, M, N: round(m * N / M),
+                   "Python's round() sends halves to the even number (round(4.5) = 4); the package rounds halves "
+                   "up, to the deeper layer, so that 6 -> 4 gives [0, 2, 3, 5, 6]"),
+        convention("rounding", lambda m, M, N: m * N // M,
+                   "you rounded down (m * N // M); the package rounds to the nearest layer, halves up"),
+        convention("rounding", lambda m, M, N: math.ceil(m * N / M),
+                   "you rounded up (12 -> 5 gives 3 for m = 1); the package rounds to the nearest layer, halves up"),
         Mistake("bottom_instead", lambda m, M, N: layer_mapping(M, N, "bottom")[m],
                 "that is the bottom mapping g(m) = m; uniform spreads the student over the whole teacher"),
         Mistake("top_instead", _top,

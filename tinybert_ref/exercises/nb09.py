@@ -5,8 +5,7 @@ dict, q2 reading an ablation table (which part of the recipe matters most).
 from __future__ import annotations
 
 from ..ablation import ablation_rows
-from .checker import CheckResult, Mistake
-from .nb07 import CaseExercise
+from .checker import CheckResult, Mistake, ValueExercise
 
 __all__ = ["q1", "q2", "headline_ratios", "most_important"]
 
@@ -61,7 +60,7 @@ def _s(m):
     return m["student"]
 
 
-q1 = CaseExercise(
+q1 = ValueExercise(
     name="retention, compression and speed-up",
     hints=[
         "Three ratios, each 'how does the student compare': retention = how much of the teacher's score is kept; "
@@ -76,6 +75,7 @@ q1 = CaseExercise(
     describe=lambda args: "a metrics dict with teacher test {:.3f}, student test {:.3f}".format(
         _t(args[0])["test_metric"], _s(args[0])["test_metric"]),
     inspect=_q1_inspect,
+    rel_tol=1e-4,
     mistakes=[
         Mistake("speedup_inverted", lambda m: _with(m, speedup=_s(m)["latency_ms"] / _t(m)["latency_ms"]),
                 "speed-up is upside down: the teacher's latency over the student's (a faster student gives > 1)"),
@@ -135,7 +135,7 @@ def _q2_inspect(got, expected, args):
     return None
 
 
-q2 = CaseExercise(
+q2 = ValueExercise(
     name="which part of the recipe matters most",
     hints=[
         "Each variant removes one part of the recipe. The part that matters most is the one whose removal costs "

@@ -7,8 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .checker import CheckResult, Mistake, TensorExercise
-from .nb07 import CaseExercise
+from .checker import Mistake, TensorExercise, ValueExercise, expect_type
 
 __all__ = ["q1", "q2", "bert_parameters", "mse_in_float32"]
 
@@ -41,14 +40,7 @@ SMALL = {**TINYBERT4, "vocab_size": 1000, "max_position_embeddings": 64, "hidden
          "intermediate_size": 96, "num_hidden_layers": 3}
 
 
-def _q1_inspect(got, expected, args):
-    if isinstance(got, bool) or not isinstance(got, int):
-        return CheckResult(False, "wrong_type", f"expected a whole number (int) of parameters, got "
-                           f"{type(got).__name__} {got!r}; return the count, not millions")
-    return None
-
-
-q1 = CaseExercise(
+q1 = ValueExercise(
     name="parameters of a plain BERT from its shape",
     hints=[
         "Go module by module: embeddings (word, position, token type, LayerNorm), N identical layers (attention "
@@ -61,8 +53,7 @@ q1 = CaseExercise(
     reference=bert_parameters,
     probes=lambda: [(dict(TINYBERT4),), (dict(MINILM),), (dict(SMALL),)],
     describe=lambda args: "shape " + ", ".join(f"{k} {v}" for k, v in args[0].items()),
-    inspect=_q1_inspect,
-    rel_tol=0.0,
+    inspect=expect_type(int, "a whole number (int) of parameters: the count, not millions"),
     mistakes=[
         Mistake("forgot_biases", lambda s: bert_parameters(s, biases=False),
                 "the biases are missing: every Linear layer has one (D or F numbers)"),
@@ -103,7 +94,7 @@ q2 = TensorExercise(
     hints=[
         "Under bf16 mixed precision the hidden states arrive in bfloat16 (8 bits of mantissa, about 3 decimal "
         "digits). The loss must not be computed at that precision.",
-        "Cast BOTH inputs to float32 before anything else (the subtraction too: the difference of two close bf16 "
+        "Cast BOTH inputs to float32 (.float(), not .double()) before anything else (the subtraction too: the difference of two close bf16 "
         "numbers is where precision is lost), then take the mean of the squared differences.",
         "return ((student_hidden.float() - teacher_hidden.float()) ** 2).mean()",
     ],
@@ -117,6 +108,10 @@ q2 = TensorExercise(
         Mistake("computed_in_bf16", lambda s, t: F.mse_loss(s, t),
                 "the loss was computed in bfloat16 (the result has ~3 significant digits). Cast the inputs to "
                 "float32 first, as tinybert_ref.losses does"),
+        Mistake("computed_in_float64", lambda s, t: F.mse_loss(s.double(), t.double()),
+                "you computed the loss in float64. The point is float32: it holds the precision a loss needs "
+                "(24 bits of mantissa against bf16's 8) at half float64's memory, and float64 is slow on GPUs and "
+                "missing on some (Apple's MPS). Cast the inputs with .float(), as tinybert_ref.losses does"),
         Mistake("subtracted_in_bf16", lambda s, t: (s - t).float().pow(2).mean(),
                 "you cast to float32 after subtracting: the difference was already rounded to bf16. Cast the "
                 "inputs first"),
