@@ -89,7 +89,7 @@ q1 = ValueExercise(
 # --------------------------------------------------------------------------- q2: soft targets at temperature t
 def soft_targets(teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """softmax(z^T / t) over classes: the targets of Eq. 10. teacher_logits (B, C) -> (B, C)."""
-    return torch.softmax(teacher_logits.float() / temperature, dim=-1)
+    return torch.softmax(teacher_logits / temperature, dim=-1)
 
 
 def _q2_inputs(temperature: float, seed: int):
