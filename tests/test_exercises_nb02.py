@@ -7,7 +7,7 @@ from exercise_harness import Table, exercise_tests
 from tinybert_ref.exercises import nb02
 
 
-def _masking(mask_below=0.8, random_below=0.9, special_ok=False, reverse=False, where_style=False):
+def _masking(mask_below=0.8, random_below=0.9, special_ok=False, reverse=False, where_style=False, random_first=False):
     def answer(input_ids, special, select_draw, replace_draw, random_ids, mask_id):
         selected = (select_draw >= 0.15) if reverse else (select_draw < 0.15)
         if not special_ok:
@@ -16,6 +16,10 @@ def _masking(mask_below=0.8, random_below=0.9, special_ok=False, reverse=False, 
             out = torch.where(selected & (replace_draw < 0.8), torch.full_like(input_ids, mask_id), input_ids)
             return torch.where(selected & (replace_draw >= 0.8) & (replace_draw < 0.9), random_ids, out)
         out = input_ids.clone()
+        if random_first:  # 10% random, then 80% [MASK]: BERT's rates in another order
+            out[selected & (replace_draw < 0.1)] = random_ids[selected & (replace_draw < 0.1)]
+            out[selected & (replace_draw >= 0.1) & (replace_draw < 0.9)] = mask_id
+            return out
         out[selected & (replace_draw < mask_below)] = mask_id
         rand = selected & (replace_draw >= mask_below) & (replace_draw < random_below)
         out[rand] = random_ids[rand]
@@ -34,6 +38,8 @@ TABLES = {
         ("no_random_replacement", _masking(random_below=0.8)),
         ("split_reversed", _masking(mask_below=0.1, random_below=0.2)),
         ("selection_reversed", _masking(reverse=True)),
+        ("convention_split_order", _masking(random_first=True)),
+        ("convention_split_order", lambda ids, special, sd, rd, rand, m: _masking()(ids, special, sd, 1 - rd, rand, m)),
         ("values", _masking(mask_below=0.7, random_below=0.9)),
         ("dtype", lambda ids, *rest: ids.float()),
         ("shape", lambda ids, *rest: ids[:, :10]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..pretraining import apply_bert_masking, masked_lm_loss
-from .checker import Mistake, TensorExercise
+from .checker import Mistake, TensorExercise, convention
 
 __all__ = ["q1", "q2", "MASK_ID"]
 
@@ -33,17 +33,25 @@ def _masking_inputs() -> tuple:
     return input_ids, special, select_draw, replace_draw, random_ids, MASK_ID
 
 
-def _variant(mask_below: float, random_below: float, respect_special: bool = True, reversed_select: bool = False):
+def _variant(mask=(0.0, 0.8), random=(0.8, 0.9), respect_special: bool = True, reversed_select: bool = False):
+    """A corruption rule: [MASK] where mask[0] <= replace_draw < mask[1], the random id where replace_draw falls in
+    `random`; the defaults are BERT's rule as the package writes it."""
     def compute(input_ids, special, select_draw, replace_draw, random_ids, mask_id):
         selected = select_draw >= 0.15 if reversed_select else select_draw < 0.15
         if respect_special:
             selected &= ~special
         out = input_ids.clone()
-        out[selected & (replace_draw < mask_below)] = mask_id
-        use_random = selected & (replace_draw >= mask_below) & (replace_draw < random_below)
+        out[selected & (replace_draw >= mask[0]) & (replace_draw < mask[1])] = mask_id
+        use_random = selected & (replace_draw >= random[0]) & (replace_draw < random[1])
         out[use_random] = random_ids[use_random]
         return out
     return compute
+
+
+_SPLIT_ORDER = ("your rates are BERT's 80 / 10 / 10, but you split replace_draw's range in another order. Any order "
+                "gives the same rates; the package takes the quote's, [MASK] for replace_draw < 0.8, the random id "
+                "for 0.8 <= replace_draw < 0.9, unchanged above, and that order decides which token a given draw "
+                "corrupts")
 
 
 def _index(index: tuple) -> str:
@@ -53,9 +61,9 @@ def _index(index: tuple) -> str:
 q1 = TensorExercise(
     name="the 80/10/10 masking decision",
     hints=[
-        "Two decisions per token. First: is it selected? (select_draw < 0.15, and never a special token). "
-        "Second, only for selected tokens, replace_draw decides: below 0.8 -> [MASK], 0.8 to 0.9 -> the "
-        "random id, 0.9 and above -> keep the token.",
+        "Two decisions per token. First: is it selected? 15% of the tokens, so select_draw < 0.15, and never a "
+        "special token. Second, only for selected tokens, replace_draw splits [0, 1) in the quote's order: the "
+        "first 80% -> [MASK], the next 10% -> the random id, the last 10% -> keep the token.",
         "Build a boolean `selected = (select_draw < 0.15) & ~special`, then two boolean masks from replace_draw; "
         "start from input_ids.clone() and assign with boolean indexing.",
         "out = input_ids.clone(); selected = (select_draw < 0.15) & ~special; "
@@ -69,18 +77,21 @@ q1 = TensorExercise(
     atol=0,
     rtol=0,
     mistakes=[
-        Mistake("masks_all_selected", _variant(1.01, 1.01),
+        Mistake("masks_all_selected", _variant(mask=(0.0, 1.01), random=(0.0, 0.0)),
                 "every selected token became [MASK]; BERT replaces only 80% of them, puts a random token in 10% "
                 "and keeps 10% unchanged, so the model cannot rely on seeing [MASK] (it never does at test time)"),
-        Mistake("selects_special_tokens", _variant(0.8, 0.9, respect_special=False),
+        Mistake("selects_special_tokens", _variant(respect_special=False),
                 "[CLS], [SEP] or [PAD] were selected too; special tokens are never masked (special=True)"),
-        Mistake("no_random_replacement", _variant(0.8, 0.8),
+        Mistake("no_random_replacement", _variant(random=(0.0, 0.0)),
                 "no selected token got the random id: 10% of the selected ones (0.8 <= replace_draw < 0.9) must"),
-        Mistake("split_reversed", _variant(0.1, 0.2),
+        Mistake("split_reversed", _variant(mask=(0.0, 0.1), random=(0.1, 0.2)),
                 "the split is reversed: [MASK] is the 80% case (replace_draw < 0.8), random the next 10%"),
-        Mistake("selection_reversed", _variant(0.8, 0.9, reversed_select=True),
+        Mistake("selection_reversed", _variant(reversed_select=True),
                 "you selected the tokens with select_draw >= 0.15, i.e. 85% of them; a token is selected when "
                 "select_draw < 0.15"),
+        convention("split_order", _variant(mask=(0.1, 0.9), random=(0.0, 0.1)), _SPLIT_ORDER),
+        convention("split_order", _variant(mask=(0.2, 1.0), random=(0.1, 0.2)), _SPLIT_ORDER),
+        convention("split_order", _variant(mask=(0.0, 0.8), random=(0.9, 1.0)), _SPLIT_ORDER),
     ],
     success="your corruption is BERT's: 15% of the real tokens selected, then 80% [MASK] / 10% random / 10% kept.",
 )
