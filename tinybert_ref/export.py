@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["INPUT_NAMES", "OUTPUT_NAMES", "find_checkpoints", "logits_only", "export_onnx", "quantize_int8",
-           "onnx_logits", "export_run", "add_export_parser", "run_export"]
+           "onnx_logits", "export_run", "run_test_examples", "add_export_parser", "run_export"]
 
 log = logging.getLogger(__name__)
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -252,6 +252,35 @@ def export_run(run_dir, onnx: bool = True, int8: bool = False, teacher: bool = T
         manifest["models"][name] = _export_one(name, checkpoints[name], out, int8, batches)
     (out / "export.json").write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def run_test_examples(run_dir) -> dict:
+    """The test split a run was scored on: {"texts", "labels", "label_names", "metric", "task"}.
+
+    texts: a list of str, or of (text, text_pair) for sentence-pair tasks; labels: (N,) array. Rebuilt
+    from RUN_DIR/config.json as `pipeline.prepare` builds it (the task's fixed split, cut to the profile's
+    eval_limit with the same seeded shuffle), so a model's score on it is the run's test metric.
+    """
+    from .config import RunConfig
+    from .data.tasks import load_task
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run `tinybert-ref run --out {run_dir}` first")
+    values = json.loads(path.read_text())
+    values["profile_overrides"] = tuple((values.get("profile_overrides") or {}).items())
+    try:
+        config = RunConfig(**values)
+    except TypeError as error:
+        raise ValueError(f"{path} was written by another version of tinybert_ref ({error}); re-run the run") from None
+    info, task = load_task(config.task)
+    test, limit = task["test"], config.resolved_profile().eval_limit
+    if limit is not None and len(test) > limit:
+        test = test.shuffle(seed=0).select(range(limit))  # as pipeline.prepare cuts dev and test
+    texts = list(zip(test["text"], test["text_pair"], strict=True)) if "text_pair" in test.column_names \
+        else list(test["text"])
+    return {"texts": texts, "labels": np.asarray(test["label"]), "label_names": list(info.label_names),
+            "metric": info.metric, "task": info.name}
 
 
 def _versions() -> dict:
