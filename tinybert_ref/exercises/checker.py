@@ -134,7 +134,8 @@ class TensorExercise(Exercise):
 
     make_inputs: returns a tuple of probe inputs (fixed seed inside); extra_inputs: more probes.
     describe: names the probe's shapes for messages, e.g. "(B, H, L, L) = (2, 12, 8, 8)".
-    locate: turns an index of the output into words, e.g. "batch 0, head 3, query 2, key 5".
+    locate: names the output's axes, ("batch", "head", "query", "key") -> "batch 0, head 3, query 2, key 5",
+    or a function from an index to words.
     check_dtype: the answer must have the reference's dtype (a catalogued mistake of that dtype is named).
     mistakes_change_shape: a wrong shape is first matched against the mistakes (a packing mistake changes
     the number of blocks; "heads ended up last" says more than "wrong shape").
@@ -143,7 +144,7 @@ class TensorExercise(Exercise):
     make_inputs: Callable[[], tuple] = None
     mistakes: Sequence[Mistake] = ()
     describe: str = ""
-    locate: Callable[[tuple], str] | None = None
+    locate: tuple[str, ...] | Callable[[tuple], str] | None = None
     atol: float = 1e-5
     rtol: float = 1e-4
     success: str = "your function matches the reference on the probe inputs."
@@ -200,9 +201,17 @@ class TensorExercise(Exercise):
                      if self._close(got, m.compute(*copy.deepcopy(inputs)), same_dtype)), None)
 
     def _deviation(self, got, expected) -> str:
+        if expected.ndim == 0:
+            return (f"values differ: expected {expected.double().item():.4g}, got {got.double().item():.4g} "
+                    f"(tolerance atol={self.atol}, rtol={self.rtol})")
         diff = (got.double() - expected.double()).abs()
-        index = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape)) if diff.ndim else ()
-        where = self.locate(index) if self.locate and index else f"index {index}"
+        index = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+        if callable(self.locate):
+            where = self.locate(index)
+        elif self.locate and len(self.locate) == len(index):
+            where = ", ".join(f"{axis} {i}" for axis, i in zip(self.locate, index, strict=True))
+        else:
+            where = f"index {index}"
         return (f"values differ: largest deviation {diff.max().item():.3g} at {where} "
                 f"(expected {expected.double()[index].item():.4g}, got {got.double()[index].item():.4g}); "
                 f"tolerance atol={self.atol}")
@@ -252,6 +261,7 @@ class ValueExercise(Exercise):
 
     probes: returns a list of argument tuples, or of `Probe(args, label)`; every call (the learner's, the
     reference's, each mistake's) gets a deep copy, so an answer that edits its inputs changes nothing else.
+    Without probes the function takes no argument and is called once.
     describe: argument tuple -> words for messages ("M = 4, N = 12"); a Probe's label is used as it is.
     normalise: (got, args) -> the answer in the reference's form, or a CheckResult saying what is wrong with
     its form. Default: 0-d tensors and numpy scalars become Python numbers.
@@ -276,7 +286,7 @@ class ValueExercise(Exercise):
 
     def _check(self, fn: Callable) -> CheckResult:
         seen = []
-        for probe in self.probes():
+        for probe in self.probes() if self.probes else [Probe((), "your answer")]:
             args, label = (probe.args, probe.label) if isinstance(probe, Probe) else (probe, self.describe(probe))
             expected = self.normalise(self.reference(*copy.deepcopy(args)), args)
             try:

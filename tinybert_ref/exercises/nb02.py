@@ -54,10 +54,6 @@ _SPLIT_ORDER = ("your rates are BERT's 80 / 10 / 10, but you split replace_draw'
                 "corrupts")
 
 
-def _index(index: tuple) -> str:
-    return f"example {index[0]}, position {index[1]}" if len(index) == 2 else f"index {index}"
-
-
 q1 = TensorExercise(
     name="the 80/10/10 masking decision",
     hints=[
@@ -73,7 +69,7 @@ q1 = TensorExercise(
     reference=apply_bert_masking,
     make_inputs=_masking_inputs,
     describe="(B, L) = (4, 40)",
-    locate=_index,
+    locate=("example", "position"),
     atol=0,
     rtol=0,
     mistakes=[

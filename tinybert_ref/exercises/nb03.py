@@ -9,6 +9,7 @@ mapping, and 12 -> 5, where rounding up and rounding to the nearest layer differ
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from ..mapping import layer_mapping, uniform_mapping
 from .checker import CheckResult, Mistake, ValueExercise, convention
@@ -46,6 +47,10 @@ def _inspect_list(got, expected, args):
     return None
 
 
+# both exercises: a list [g(0), ..., g(M)] on every depth pair of DEPTHS
+_mapping_exercise = partial(ValueExercise, probes=lambda: list(DEPTHS), describe=_describe, inspect=_inspect_list)
+
+
 def _shifted(M, N, shift, embedding=0):
     return [embedding] + [n + shift for n in uniform_reference(M, N)[1:]]
 
@@ -54,7 +59,7 @@ _HALF_UP = ("the package rounds m * N / M to the nearest layer with halves round
             "(6 -> 4: [0, 2, 3, 5, 6]; notebook 03, section 2). The paper only uses depths that divide, where "
             "every rounding agrees")
 
-q1 = ValueExercise(
+q1 = _mapping_exercise(
     name="the uniform mapping",
     hints=[
         "Uniform puts every student layer at the same relative depth in the teacher: m / M of the way through "
@@ -66,9 +71,6 @@ q1 = ValueExercise(
     ],
     reference=uniform_reference,
     shown_solution=uniform_mapping,
-    probes=lambda: list(DEPTHS),
-    describe=_describe,
-    inspect=_inspect_list,
     mistakes=[
         Mistake("integer_step", lambda M, N: [m * (N // M) for m in range(M + 1)],
                 "you computed the step N // M first: for 6 -> 4 it is 6 // 4 = 1, so g(m) = m, the BOTTOM "
@@ -100,7 +102,7 @@ q1 = ValueExercise(
 )
 
 
-q2 = ValueExercise(
+q2 = _mapping_exercise(
     name="the top mapping",
     hints=[
         "Top takes the LAST M teacher layers, in order; the embeddings still map to the embeddings.",
@@ -109,9 +111,6 @@ q2 = ValueExercise(
     ],
     reference=top_reference,
     shown_solution=layer_mapping,
-    probes=lambda: list(DEPTHS),
-    describe=_describe,
-    inspect=_inspect_list,
     mistakes=[
         Mistake("forgot_embedding", lambda M, N: [N - M + m for m in range(1, M + 1)],
                 "g(0) = 0 is missing: the embeddings map to the embeddings whatever the strategy"),

@@ -70,10 +70,6 @@ def _clip_only(student, teacher, mask):
     return F.mse_loss(_clipped(student), _clipped(teacher))
 
 
-def _locate_scores(index):
-    return "batch {}, head {}, query {}, key {}".format(*index) if len(index) == 4 else f"index {index}"
-
-
 q1 = TensorExercise(
     name="attention loss (Eq. 7)",
     hints=[
@@ -90,7 +86,7 @@ q1 = TensorExercise(
     make_inputs=_official_probe,
     extra_inputs=[_transformers_probe],
     describe="a 0-d loss tensor",
-    locate=_locate_scores,
+    locate=("batch", "head", "query", "key"),
     mistakes=[
         Mistake("softmax_applied", lambda s, t, m: _softmax_mse(s, t, m, True),
                 "you compared attention probabilities softmax(A); Eq. 7 compares the scores A = QK^T/sqrt(d_k) "
@@ -217,10 +213,6 @@ def reference_hidden_loss(student_hidden, teacher_hidden, w_h):
     return hidden_loss(student_hidden, teacher_hidden, lambda states: states @ w_h)
 
 
-def _locate_hidden(index):
-    return "batch {}, position {}, feature {}".format(*index) if len(index) == 3 else f"index {index}"
-
-
 q3 = TensorExercise(
     name="hidden-state loss (Eq. 8)",
     hints=[
@@ -233,7 +225,7 @@ q3 = TensorExercise(
     shown_solution=hidden_loss,
     make_inputs=_hidden_probe,
     describe="a 0-d loss tensor",
-    locate=_locate_hidden,
+    locate=("batch", "position", "feature"),
     mistakes=[
         Mistake("projection_on_teacher", lambda s, te, w: F.mse_loss(s, te @ w.T),
                 "you projected the teacher down into the student's space (H^T W_h^T); Eq. 8 projects the "

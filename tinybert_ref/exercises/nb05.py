@@ -85,8 +85,6 @@ q1 = ValueExercise(
         "(m = 0..M): {'embedding', 'attention', 'hidden'}.",
     ],
     reference=reference_recipe,
-    probes=lambda: [()],
-    describe=lambda args: "general_distillation_recipe()",
     normalise=_recipe_format,
     inspect=_recipe_mistake,
     success="general distillation = pretrained teacher + general corpus + the embedding, attention and hidden "
@@ -232,7 +230,7 @@ q3 = TensorExercise(
     make_inputs=_pack_probe,
     extra_inputs=[_pack_probe_long],
     describe="(N, seq_len) blocks",
-    locate=lambda index: f"block {index[0]}, position {index[1]}" if len(index) == 2 else f"index {index}",
+    locate=("block", "position"),
     atol=0.0,
     rtol=0.0,
     mistakes_change_shape=True,

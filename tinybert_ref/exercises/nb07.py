@@ -112,7 +112,7 @@ q2 = TensorExercise(
     make_inputs=_q2_inputs(2.0, 0),
     extra_inputs=[_q2_inputs(0.5, 1)],
     describe="(B, C)",
-    locate=lambda index: f"example {index[0]}, class {index[1]}",
+    locate=("example", "class"),
     mistakes=[
         Mistake("no_temperature", lambda z, t: torch.softmax(z, -1),
                 "the temperature is missing: divide the logits by t before the softmax (t = 2 in this probe)"),

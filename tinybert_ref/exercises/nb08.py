@@ -86,7 +86,7 @@ q1 = TensorExercise(
     make_inputs=_q1_inputs((7, 5, 3), 0),
     extra_inputs=[_q1_inputs((6, 6, 2), 1)],
     describe="(H,)",
-    locate=lambda index: f"head {index[0]}",
+    locate=("head",),
     mistakes=[
         Mistake("mask_ignored", _plain_mean,
                 "padding was not left out: the mean ran over every (query, key) entry, padded ones included, so the "
