@@ -8,6 +8,8 @@
     quality       the laptop run's metrics and the ablation table, collected (never invented)
     corpus_memory peak memory of the general-distillation corpus preparation at 20 MB and 200 MB of text
                   (bound: flat; the token ids alone held in RAM), and its tokens/s
+    deploy        a run's teacher and student as PyTorch fp32, ONNX fp32 and ONNX int8: size, test metric,
+                  int8/fp32 agreement, latency at batch 1/32 and length 64/128 (bounds: 4x size, 4x int8 arithmetic)
 
 Each module's `run(out_dir, tiny=False)` returns its result and writes `out_dir/<name>.json` with the
 machine description (`machine.describe`); `tables.write_readme` renders every JSON file there into
@@ -23,7 +25,7 @@ __all__ = ["BENCHMARKS", "RESULTS_DIR", "ROOT", "write_result"]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
-BENCHMARKS = ("inference", "augmentation", "steps", "quality", "corpus_memory")
+BENCHMARKS = ("inference", "augmentation", "steps", "quality", "corpus_memory", "deploy")
 
 
 def write_result(name: str, result: dict, out_dir: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--only inference,augmentation,steps,quality,corpus_memory] [--tiny] [--out DIR]`.
+"""`python -m benchmarks [--only inference,augmentation,steps,quality,corpus_memory,deploy] [--tiny] [--out DIR]`.
 
 Runs the chosen benchmarks (all by default, about 10 minutes on an idle 2-core CPU), writes
 DIR/<name>.json, regenerates DIR/README.md and prints a short summary. --tiny uses smoke-test sizes
@@ -39,6 +39,17 @@ def _summary(name: str, r: dict) -> str:
     if name == "corpus_memory":
         return "; ".join(f"{row['text_bytes'] / 1e6:.0f} MB: peak anonymous {row['peak_main_anon_mib']:.0f} MiB, "
                          f"{row['tokens_per_s']:,.0f} tokens/s" for row in r["rows"])
+    if name == "deploy":
+        if r["missing"]:
+            return "missing: " + "; ".join(r["missing"])
+        parts = []
+        for who, m in r["models"].items():
+            key = next(iter(m["latency"]["onnx_int8"]))
+            speed = r["ratios"][who]["speedup"]["onnx_int8"][key]
+            quality = f", int8 agrees {m['agreement']['onnx_int8_vs_onnx_fp32']:.1%}" if "agreement" in m else ""
+            parts.append(f"{who}: int8 {r['ratios'][who]['size_onnx_fp32_over_int8']:.1f}x smaller, "
+                         f"{speed:.1f}x PyTorch's speed at {key}{quality}")
+        return "; ".join(parts)
     if name == "quality":
         return "missing: " + "; ".join(r["missing"]) if r["missing"] else "laptop metrics and ablations collected"
     return ""

@@ -221,12 +221,54 @@ def _corpus_memory_section(r: dict) -> str:
             f"with the mapped files {g['peak_rss']:.2f}x.")
 
 
+_RUNTIME_NAMES = {"pytorch_fp32": "PyTorch fp32", "onnx_fp32": "ONNX fp32", "onnx_int8": "ONNX int8"}
+
+
+def _deploy_section(r: dict) -> str:
+    s, models = r["settings"], r["models"]
+    keys = list(next(iter(models.values()))["latency"]["pytorch_fp32"])
+    metric = (r.get("test_set") or {}).get("metric") or "metric"
+    rows = []
+    for name, m in models.items():
+        for runtime in s["runtimes"]:
+            latency = m["latency"][runtime]
+            torch_ms = m["latency"]["pytorch_fp32"]
+            cells = [f"{_ms(latency[k]['median_ms'])} ({_x(torch_ms[k]['median_ms'] / latency[k]['median_ms'])})"
+                     for k in keys]
+            test = m.get("test_metric", {}).get(runtime)
+            rows.append([name, _RUNTIME_NAMES[runtime], f"{m['bytes'][runtime] / 1e6:.1f}",
+                         _x(m["bytes"]["pytorch_fp32"] / m["bytes"][runtime]), None if test is None else f"{test:.4f}",
+                         *cells])
+    headers = ["model", "runtime", "file MB", "smaller than PyTorch", f"test {metric}"]
+    headers += [f"ms, {k.replace('batch_', 'batch ').replace('_len_', ', length ')} (speed-up)" for k in keys]
+    agreement = [f"{name}: int8 predicts as fp32 on {_pct(m['agreement']['onnx_int8_vs_onnx_fp32'])} of the "
+                 f"{r['test_set']['examples']} test examples (largest logit difference "
+                 f"{m['max_abs_logit_difference']['onnx_int8_vs_onnx_fp32']:.3g}); ONNX fp32 vs PyTorch: "
+                 f"{_pct(m['agreement']['onnx_fp32_vs_pytorch'])}, largest difference "
+                 f"{m['max_abs_logit_difference']['onnx_fp32_vs_pytorch']:.2g}"
+                 for name, m in models.items() if "agreement" in m]
+    parts = [f"Run `{r['run_dir']}` (teacher and student; test split: {r['test_set'].get('examples')} examples of "
+             f"{r['test_set'].get('task')}) and `bert_base` with random weights; {s['threads']} threads in every "
+             f"runtime, {s['runtimes'] and 'runtimes interleaved'}, median; latency inputs: {s['latency_inputs']}; "
+             f"{s['quantisation']}. Speed-up = PyTorch fp32's latency / this runtime's.",
+             _table(headers, rows, [False, False] + [True] * (len(headers) - 2))]
+    if agreement:
+        parts.append("\n".join(f"- {line}" for line in agreement))
+    parts.append(f"Bounds: size {_x(r['bounds']['size'])} (fp32 weights take 4 bytes, int8 ones 1), int8 arithmetic "
+                 f"{_x(r['bounds']['int8_arithmetic'])} (64 int8 multiply-adds per 512-bit VNNI instruction against 16 "
+                 "fp32 ones); the activations' quantisation at run time and the operations left in fp32 keep int8 below it.")
+    if r.get("missing"):
+        parts.append("Not available yet:\n\n" + "\n".join(f"- {m}" for m in r["missing"]))
+    return "\n\n".join(parts)
+
+
 _SECTIONS = {
     "inference": ("Size and inference speed", _inference_section),
     "augmentation": ("Data augmentation throughput (Algorithm 1)", _augmentation_section),
     "steps": ("Distillation step throughput", _steps_section),
     "quality": ("Quality", _quality_section),
     "corpus_memory": ("Corpus preparation memory (corpora larger than memory)", _corpus_memory_section),
+    "deploy": ("Shipping: ONNX and int8", _deploy_section),
 }
 
 

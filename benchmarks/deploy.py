@@ -1,0 +1,244 @@
+"""Shipping: PyTorch fp32 vs ONNX fp32 vs ONNX int8, for a run's teacher and student and the BERT-base shape.
+
+Measured, per model and runtime: the file's size; the test metric on the run's test split
+(`tinybert_ref.export.run_test_examples`, the split metrics.json was scored on), the agreement of int8's
+predictions with fp32's and the largest logit difference; latency at batch 1 and 32, lengths 64 and 128,
+with 2 threads in every runtime (torch.set_num_threads, onnxruntime intra_op_num_threads), the three runtimes
+interleaved on the same random batch, median of the repeats. `bert_base` has random weights (as in
+`inference.py`): size and speed only. The graphs are exported by `tinybert_ref.export` into a temporary
+folder (the run folder is left as it is).
+
+Compared to: the size bound, 4x (an fp32 weight takes 4 bytes, an int8 one 1; biases and LayerNorm stay
+fp32), and the arithmetic bound of int8 speed, 4x (a 512-bit VNNI instruction does 64 int8 multiply-adds
+where an FMA does 16 fp32 ones); the activations' quantisation at run time and the operations left in fp32
+(attention's score and weighted-sum products, softmax, LayerNorm, GELU) keep the measured speed-up below it.
+
+    python -m benchmarks --only deploy                       # runs/laptop
+    python -m benchmarks.deploy --run runs/laptop [--tiny] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinybert_ref.evaluate import compute_metrics
+from tinybert_ref.export import export_onnx, export_run, quantize_int8, run_test_examples
+
+from . import RESULTS_DIR, ROOT, write_result
+from .inference import SHAPES, TINY_SHAPES, build_models
+from .machine import describe, load_average
+
+__all__ = ["RUN_DIR", "RUNTIMES", "SETTINGS", "run", "interleaved_latency"]
+
+log = logging.getLogger(__name__)
+RUN_DIR = ROOT / "runs" / "laptop"
+TINY_RUN_DIR = ROOT / "runs" / "ci"
+RUNTIMES = ("pytorch_fp32", "onnx_fp32", "onnx_int8")
+SETTINGS = {"threads": 2, "lengths": [64, 128], "batches": {1: {"repeats": 20, "warmup": 3}, 32: {"repeats": 5, "warmup": 1}},
+            "eval_batch_size": 64}
+TINY_SETTINGS = {"threads": 2, "lengths": [16], "batches": {1: {"repeats": 2, "warmup": 1}, 4: {"repeats": 2, "warmup": 1}},
+                 "eval_batch_size": 64}
+BOUNDS = {"size": 4.0, "int8_arithmetic": 4.0}
+
+
+def interleaved_latency(runners: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, dict]:
+    """Milliseconds per call of each runner, the runners taking turns (A, B, C, A, B, C, ...) after `warmup`
+    untimed calls each, so that drift of the machine's load hits them alike. {name: {median_ms, p90_ms, all_ms}}."""
+    for runner in runners.values():
+        for _ in range(warmup):
+            runner()
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            runner()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: {"median_ms": statistics.median(t), "p90_ms": float(np.percentile(t, 90)), "all_ms": t}
+            for name, t in times.items()}
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    # no spin-waiting between runs: a spinning thread would take a core from the runtime timed next
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _random_batch(vocab_size: int, batch: int, length: int, seed: int = 0) -> dict[str, np.ndarray]:
+    generator = np.random.default_rng(seed)
+    input_ids = generator.integers(1000 if vocab_size > 2000 else 0, vocab_size, (batch, length), dtype=np.int64)
+    return {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids), "token_type_ids": np.zeros_like(input_ids)}
+
+
+class _Runtimes:
+    """One model in the three runtimes, each a function from a batch of numpy ids to numpy logits."""
+
+    def __init__(self, model, fp32_path: Path, int8_path: Path, threads: int):
+        self.model, self.threads = model.eval(), threads
+        self.sessions = {"onnx_fp32": _session(fp32_path, threads), "onnx_int8": _session(int8_path, threads)}
+
+    def logits(self, runtime: str, batch: dict[str, np.ndarray]) -> np.ndarray:
+        if runtime == "pytorch_fp32":
+            with torch.inference_mode():
+                return self.model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.numpy()
+        return self.sessions[runtime].run(None, batch)[0]
+
+
+def _latency(runtimes: _Runtimes, vocab_size: int, settings: dict) -> dict[str, dict]:
+    out: dict[str, dict] = {name: {} for name in RUNTIMES}
+    for length in settings["lengths"]:
+        for batch_size, timing in settings["batches"].items():
+            batch = _random_batch(vocab_size, batch_size, length)
+            measured = interleaved_latency({name: (lambda n=name, b=batch: runtimes.logits(n, b)) for name in RUNTIMES},
+                                           repeats=timing["repeats"], warmup=timing["warmup"])
+            for name, latency in measured.items():
+                out[name][f"batch_{batch_size}_len_{length}"] = {**latency, "batch": batch_size, "seq_len": length,
+                                                                 **timing}
+    return out
+
+
+def _padded_batches(examples: dict, folder: Path, batch_size: int) -> list[dict[str, np.ndarray]]:
+    """The test texts tokenised by the shipped tokenizer (what a deployment runs), in padded batches."""
+    from tinybert_ref.onnx_predict import OnnxClassifier
+
+    encoder = OnnxClassifier(folder, "student.onnx")
+    texts = examples["texts"]
+    return [encoder.encode(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
+
+
+def _quality(runtimes: _Runtimes, batches: list[dict], examples: dict) -> dict:
+    logits = {name: np.concatenate([runtimes.logits(name, b) for b in batches]) for name in RUNTIMES}
+    predictions = {name: value.argmax(-1) for name, value in logits.items()}
+    return {
+        "test_metric": {name: compute_metrics(predictions[name], examples["labels"], examples["metric"])["metric"]
+                        for name in RUNTIMES},
+        "agreement": {"onnx_fp32_vs_pytorch": float((predictions["onnx_fp32"] == predictions["pytorch_fp32"]).mean()),
+                      "onnx_int8_vs_onnx_fp32": float((predictions["onnx_int8"] == predictions["onnx_fp32"]).mean())},
+        "max_abs_logit_difference": {
+            "onnx_fp32_vs_pytorch": float(np.abs(logits["onnx_fp32"] - logits["pytorch_fp32"]).max()),
+            "onnx_int8_vs_onnx_fp32": float(np.abs(logits["onnx_int8"] - logits["onnx_fp32"]).max())},
+    }
+
+
+def _sizes(pytorch_folder: Path, fp32_path: Path, int8_path: Path) -> dict[str, int]:
+    return {"pytorch_fp32": sum(p.stat().st_size for p in pytorch_folder.glob("*.safetensors")),
+            "onnx_fp32": fp32_path.stat().st_size, "onnx_int8": int8_path.stat().st_size}
+
+
+def _run_models(run_dir: Path, work: Path, settings: dict) -> dict:
+    """Teacher and student of the run: sizes, test quality, latency."""
+    from transformers import BertForSequenceClassification
+
+    manifest = export_run(run_dir, onnx=True, int8=True, out=work / "export")
+    examples = run_test_examples(run_dir)
+    batches = _padded_batches(examples, work / "export", settings["eval_batch_size"])
+    models = {}
+    for name, entry in manifest["models"].items():
+        log.info("deploy: %s of %s", name, run_dir)
+        model = BertForSequenceClassification.from_pretrained(entry["source"]).eval()
+        paths = work / "export" / entry["onnx"], work / "export" / entry["int8"]
+        runtimes = _Runtimes(model, *paths, settings["threads"])
+        models[name] = {"source": entry["source"], "params": sum(p.numel() for p in model.parameters()),
+                        "bytes": _sizes(Path(entry["source"]), *paths), **_quality(runtimes, batches, examples),
+                        "latency": _latency(runtimes, model.config.vocab_size, settings)}
+    return {"models": models, "skipped": manifest["skipped"], "examples": len(examples["labels"]),
+            "metric": examples["metric"], "task": examples["task"]}
+
+
+def _bert_base(work: Path, settings: dict, tiny: bool) -> dict:
+    """The paper's teacher shape with random weights: size and speed only."""
+    shape = (TINY_SHAPES if tiny else SHAPES)["bert_base"]
+    model = build_models({"bert_base": shape}, vocab_size=1000 if tiny else 30522, num_labels=2)["bert_base"]
+    model.save_pretrained(work / "bert_base")
+    fp32 = export_onnx(model, work / "bert_base.onnx")
+    int8 = quantize_int8(fp32, work / "bert_base.int8.onnx")
+    runtimes = _Runtimes(model, fp32, int8, settings["threads"])
+    return {"source": "random weights", "shape": shape, "params": sum(p.numel() for p in model.parameters()),
+            "bytes": _sizes(work / "bert_base", fp32, int8), "latency": _latency(runtimes, model.config.vocab_size, settings)}
+
+
+def _ratios(models: dict) -> dict:
+    """fp32 / int8 for size, and PyTorch fp32 / each ONNX runtime for latency, per model and setting."""
+    out = {}
+    for name, m in models.items():
+        sizes = m["bytes"]
+        out[name] = {"size_onnx_fp32_over_int8": sizes["onnx_fp32"] / sizes["onnx_int8"],
+                     "size_pytorch_over_int8": sizes["pytorch_fp32"] / sizes["onnx_int8"],
+                     "speedup": {runtime: {key: m["latency"]["pytorch_fp32"][key]["median_ms"] / value["median_ms"]
+                                           for key, value in m["latency"][runtime].items()}
+                                 for runtime in ("onnx_fp32", "onnx_int8")}}
+    return out
+
+
+def run(out_dir: str | Path = RESULTS_DIR, tiny: bool = False, run_dir: str | Path | None = None) -> dict:
+    """Measure; write out_dir/deploy.json and return it. run_dir: default runs/laptop (runs/ci with tiny)."""
+    settings = TINY_SETTINGS if tiny else SETTINGS
+    run_dir = Path(run_dir) if run_dir is not None else (TINY_RUN_DIR if tiny else RUN_DIR)
+    machine, start, old_threads = describe(), time.perf_counter(), torch.get_num_threads()
+    torch.set_num_threads(settings["threads"])
+    missing, from_run = [], {"models": {}, "skipped": {}}
+    try:
+        with tempfile.TemporaryDirectory(prefix="tinybert-deploy-") as work:
+            if (run_dir / "student").is_dir():
+                from_run = _run_models(run_dir, Path(work), settings)
+            else:
+                missing.append(f"run folder {run_dir} has no student/: run `tinybert-ref run --out {run_dir}` "
+                               "(the laptop profile), then this benchmark again")
+            models = {**from_run["models"], "bert_base": _bert_base(Path(work), settings, tiny)}
+    finally:
+        torch.set_num_threads(old_threads)
+    result = {
+        "benchmark": "deploy",
+        "tiny": tiny,
+        "run_dir": str(run_dir.resolve().relative_to(ROOT)) if run_dir.resolve().is_relative_to(ROOT) else str(run_dir),
+        "settings": {"threads": settings["threads"], "lengths": settings["lengths"], "batches": list(settings["batches"]),
+                     "runtimes": list(RUNTIMES), "interleaved": True, "statistic": "median", "pytorch_attention": "sdpa",
+                     "onnxruntime_spinning": False,
+                     "quantisation": "onnxruntime quantize_dynamic, int8 weights (one scale per tensor), uint8 "
+                                     "activations per batch", "latency_inputs": "random ids, no padding"},
+        "test_set": {k: from_run.get(k) for k in ("task", "metric", "examples")},
+        "models": models,
+        "skipped": from_run["skipped"],
+        "ratios": _ratios(models),
+        "bounds": BOUNDS,
+        "missing": missing,
+        "machine": machine,
+        "load_average_end": load_average(),
+        "wall_s": time.perf_counter() - start,
+    }
+    write_result("deploy", result, out_dir)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.deploy", description=__doc__.splitlines()[0])
+    parser.add_argument("--run", default=None, help=f"run folder (default {RUN_DIR.relative_to(ROOT)}; "
+                        f"{TINY_RUN_DIR.relative_to(ROOT)} with --tiny)")
+    parser.add_argument("--tiny", action="store_true", help="smoke-test sizes (numbers say nothing)")
+    parser.add_argument("--out", default=None, help=f"folder of deploy.json (default {RESULTS_DIR}; a temporary "
+                        "folder with --tiny)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    out = args.out or (tempfile.mkdtemp(prefix="tinybert-bench-") if args.tiny else RESULTS_DIR)
+    run(out, tiny=args.tiny, run_dir=args.run)
+    from .tables import write_readme
+
+    print(f"results in {Path(out) / 'deploy.json'}, tables in {write_readme(out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
