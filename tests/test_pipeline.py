@@ -163,3 +163,113 @@ def test_metrics_record_where_the_stages_are(ci_run):
     assert metrics["store"] == "stages"
     assert find_store(out) == out / metrics["store"]
     assert all((out / metrics["store"] / folder / "DONE.json").is_file() for folder in metrics["stage_dirs"].values())
+
+
+# ------------------------------------------------------------------ the recipe issue: keys, seeds, budgets
+def _copy_stages(src: Path, dst: Path, names) -> None:
+    import shutil
+
+    for name in names:
+        for folder in src.glob(f"{name}-*"):
+            shutil.copytree(folder, dst / folder.name)
+
+
+def test_every_training_stage_records_its_budget_and_optimiser(ci_run):
+    metrics, _ = ci_run
+    profile = CI.resolved_profile()
+    for name in ("teacher", "general_distillation", "task_distillation_1", "task_distillation_2"):
+        stage = metrics["stages"][name]
+        assert stage["steps"] >= 1 and stage["examples_seen"] > 0 and "AdamW" in stage["optimizer"], name
+        assert 0 < stage["mean_lr"] <= stage["peak_lr"], name
+        assert stage["peak_rss_gib"] > 0, name
+    assert metrics["stages"]["task_distillation_1"]["steps"] == profile.td1_steps
+    assert metrics["stages"]["task_distillation_2"]["steps"] == profile.td2_steps
+    assert metrics["stages"]["general_distillation"]["peak_lr"] == profile.gd_lr
+    augmentation = metrics["stages"]["augmentation"]
+    assert set(augmentation["replacements"]) == {"mlm", "glove", "kept"}
+    assert augmentation["distinct_copies_mean"] == pytest.approx(
+        (augmentation["examples"] - augmentation["originals"]) / augmentation["originals"], abs=1e-3)
+    assert metrics["stages"]["mlm"]["recall"]["words"] == "content"
+    assert metrics["stage_minutes"] > 0 and metrics["peak_rss_gib"] > 0
+
+
+def test_step_two_is_scored_on_dev_every_eval_every_steps(ci_run):
+    metrics, out = ci_run
+    profile = CI.resolved_profile()
+    history = json.loads((out / "stages" / metrics["stage_dirs"]["task_distillation_2"] / "history.json").read_text())
+    scored = [row["step"] for row in history if "dev" in row]
+    assert scored == list(range(profile.eval_every, profile.td2_steps + 1, profile.eval_every))
+
+
+def test_latency_is_measured_on_the_models_a_user_loads(ci_run):
+    from tinybert_ref.internals import ATTN_IMPLEMENTATION
+
+    metrics, _ = ci_run
+    assert metrics["latency_setting"]["attention"] not in (None, ATTN_IMPLEMENTATION)
+
+
+def test_changing_the_step_two_learning_rate_reruns_step_two_only(ci_run, tmp_path):
+    from tinybert_ref.pipeline import run
+
+    metrics, out = ci_run
+    changed = run(RunConfig(profile="ci", profile_overrides=(("td2_lr", 3e-4),)), tmp_path / "lr", store=out / "stages")
+    differ = {name for name in metrics["stage_dirs"] if changed["stage_dirs"][name] != metrics["stage_dirs"][name]}
+    assert differ == {"task_distillation_2"}
+    assert changed["config"]["profile_overrides"] == {"td2_lr": 3e-4}
+    assert "td2_lr=0.0003" in (tmp_path / "lr" / "report.md").read_text()
+
+
+def test_another_task_reuses_general_distillation_and_the_masked_lm(ci_run, tmp_path):
+    from tinybert_ref.pipeline import prepare, stage_key
+
+    _, out = ci_run
+    task = tmp_path / "topics.csv"
+    task.write_text("text,label\n" + "".join(f"{w} story number {i},{w}\n" for i in range(60)
+                                             for w in ("sport", "money", "music")))
+    bbc = prepare(CI, tmp_path / "a", store=out / "stages")
+    other = prepare(RunConfig(profile="ci", task=str(task)), tmp_path / "b", store=out / "stages")
+    for name in ("general_distillation", "mlm"):
+        assert stage_key(bbc, name) == stage_key(other, name), name
+    assert stage_key(bbc, "teacher") != stage_key(other, "teacher")
+
+
+def test_a_stage_after_cached_predecessors_gives_the_same_bits(ci_run, tmp_path):
+    """Each stage seeds itself from (seed, stage): task distillation step 1 run after its predecessors were
+    loaded from a store gives the weights it gave right after they were trained in the same process."""
+    from safetensors.torch import load_file
+
+    from tinybert_ref.pipeline import run
+
+    metrics, out = ci_run
+    store = tmp_path / "stages"
+    store.mkdir()
+    _copy_stages(out / "stages", store, ("teacher", "mlm", "general_distillation", "augmentation"))
+    again = run(CI, tmp_path / "run", store=store)
+    assert again["stage_dirs"] == metrics["stage_dirs"]
+    for name in ("task_distillation_1", "task_distillation_2"):
+        a = load_file(str(out / "stages" / metrics["stage_dirs"][name] / "model" / "model.safetensors"))
+        b = load_file(str(store / metrics["stage_dirs"][name] / "model" / "model.safetensors"))
+        assert all(torch_equal(a[k], b[k]) for k in a), name
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
+
+
+def test_ablation_variants_train_the_full_recipes_step_budget(ci_run, tmp_path):
+    """A variant changes what the student learns from, not how long: no_da trains step 1 and step 2 for
+    the full recipe's steps over its smaller set; prediction-only KD and plain fine-tuning, which replace
+    both task steps with one stage, train step 1's plus step 2's steps."""
+    from tinybert_ref.ablation import ablate
+
+    _, out = ci_run
+    profile = CI.resolved_profile()
+    summaries = ablate(CI, tmp_path, ("no_da", "prediction_only_kd", "finetune_only"), store=out / "stages")
+    steps = {name: summary["per_seed"][0]["steps"] for name, summary in summaries.items()}
+    assert steps["no_da"]["task_distillation_1"] == profile.td1_steps
+    assert steps["no_da"]["task_distillation_2"] == profile.td2_steps
+    assert steps["prediction_only_kd"]["task_distillation_2"] == profile.td1_steps + profile.td2_steps
+    assert steps["finetune_only"]["finetune"] == profile.td1_steps + profile.td2_steps
+    table = json.loads((tmp_path / "ablation.json").read_text())
+    assert [row["variant"] for row in table["rows"]] == ["no_da", "prediction_only_kd", "finetune_only"]
+    assert all(row["test_sd"] == 0.0 and row["seeds"] == [42] for row in table["rows"])

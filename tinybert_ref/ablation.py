@@ -14,7 +14,7 @@ from pathlib import Path
 from .config import ABLATIONS, RunConfig, variant
 from .report import markdown_table, write_json_atomic
 
-__all__ = ["ABLATION_SETS", "ablate", "ablation_rows"]
+__all__ = ["ABLATION_SETS", "ablate", "ablation_rows", "seeded_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -38,34 +38,59 @@ def ablation_rows(results: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def seeded_rows(summaries: dict[str, dict]) -> list[dict]:
+    """One row per variant from its `seeds.run_seeds` summary: mean and sd over seeds, the step budget
+    of every stage (equal for a stage the variant shares with the full recipe), and how it compares
+    with the full recipe ("A beats B" = by more than 2 sd, `seeds.beats`)."""
+    from .seeds import beats
+
+    full = summaries.get("full")
+    rows = []
+    for name, summary in summaries.items():
+        row = {"variant": name, "seeds": summary["seeds"], "test_mean": summary["test_metric_mean"],
+               "test_sd": summary["test_metric_sd"], "dev_mean": summary["dev_metric_mean"],
+               "dev_sd": summary["dev_metric_sd"], "retention_mean": summary["test_retention_mean"],
+               "retention_sd": summary["test_retention_sd"], "steps": summary["per_seed"][0]["steps"]}
+        if full is not None and name != "full":
+            a = (full["test_metric_mean"], full["test_metric_sd"])
+            b = (summary["test_metric_mean"], summary["test_metric_sd"])
+            row["vs_full"] = b[0] - a[0]
+            row["verdict"] = ("full wins" if beats(*a, *b) else "variant wins" if beats(*b, *a) else "tie")
+        rows.append(row)
+    return rows
+
+
 def ablate(config: RunConfig, out: str | Path, names: tuple[str, ...] | str = "all", force: bool = False,
-           store: str | Path | None = None) -> dict:
-    """Run the named variants of `config` (a set name from ABLATION_SETS or a tuple of ABLATIONS keys).
+           store: str | Path | None = None, seeds: tuple[int, ...] | None = None) -> dict:
+    """Run the named variants of `config` (a set name from ABLATION_SETS or a tuple of ABLATIONS keys)
+    over `seeds` (default: the config's seed), each variant in OUT/<variant>/seed-<S>/.
 
     Variants share one stage store (`store`, default OUT/stages), so a stage they have in common (the
-    teacher, the masked LM, general distillation, augmentation) is made once. Writes OUT/ablation.json
-    and OUT/ablation.md; returns {variant: metrics}.
+    teacher, the masked LM, general distillation, augmentation) is made once, and every task stage gets
+    the full recipe's step budget. Writes OUT/ablation.json and OUT/ablation.md; returns {variant:
+    seeds summary}.
     """
-    from .pipeline import run
+    from .runtime import is_main_process
+    from .seeds import run_seeds
 
     out = Path(out)
     if isinstance(names, str):
         if names not in ABLATION_SETS:
             raise ValueError(f"unknown ablation set {names!r}; valid: {', '.join(ABLATION_SETS)}")
         names = ABLATION_SETS[names]
-    results = {}
+    seeds = tuple(seeds or (config.seed,))
+    summaries = {}
     for name in names:
         log.info("ablation variant %s", name)
-        results[name] = run(variant(config, name), out / name, store=Path(store) if store else out / "stages",
-                            force=force)
-    rows = ablation_rows(results)
-    from .runtime import is_main_process
-
+        summaries[name] = run_seeds(variant(config, name), seeds, out / name,
+                                    store=Path(store) if store else out / "stages", force=force)
+    rows = seeded_rows(summaries)
     if not is_main_process():  # several processes: the main one writes the table
-        return results
-    write_json_atomic(out / "ablation.json", {"config": dataclasses.asdict(config), "rows": rows})
+        return summaries
+    write_json_atomic(out / "ablation.json", {"config": dataclasses.asdict(config), "seeds": list(seeds), "rows": rows})
     header = (f"Ablations on task `{config.task}`, teacher `{config.teacher}`, student `{config.student}`, "
-              f"profile `{config.profile}`, seed {config.seed}. Test metric of the student; "
-              "`vs_full` = variant minus full recipe.\n\n")
-    (out / "ablation.md").write_text(header + markdown_table(rows, ["variant", "test", "dev", "retention", "vs_full"]) + "\n")
-    return results
+              f"profile `{config.profile}`, seeds {', '.join(map(str, seeds))}. Student test metric, mean and sd "
+              "over seeds; `verdict` compares with the full recipe (a win = by more than 2 sd).\n\n")
+    (out / "ablation.md").write_text(header + markdown_table(
+        rows, ["variant", "test_mean", "test_sd", "dev_mean", "retention_mean", "vs_full", "verdict"]) + "\n")
+    return summaries

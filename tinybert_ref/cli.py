@@ -2,6 +2,7 @@
 
     tinybert-ref run     the whole two-stage distillation, prints the results table
     tinybert-ref ablate  the paper's ablations as one table
+    tinybert-ref sweep   learning rates (or any profile field) chosen on dev
     tinybert-ref info    profiles, student presets and the offline assets found
 
 Several processes or GPUs: `torchrun` or `accelerate launch -m tinybert_ref.cli run ...` (see
@@ -51,6 +52,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         "fp32 (attention scores carry float32-min mask values). Use this, not accelerate's "
                         "--mixed_precision")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seeds", default=None, metavar="S1,S2,...",
+                        help="run once per training seed (e.g. 42,43,44) into OUT/seed-S/ with one shared stage "
+                        "store; the teacher and the masked LM are made once (seed 42); writes OUT/seeds.json "
+                        "with mean and sd")
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one profile field, e.g. --override td2_lr=3e-5 (repeatable; see "
+                        "`tinybert-ref info` for the fields); recorded in config.json and report.md")
     parser.add_argument("--mlm", default=None, help="a pretrained masked LM for augmentation (e.g. bert-base-uncased)")
     parser.add_argument("--glove", default=None, help="a GloVe text file (default: packaged GloVe 6B 50-d)")
     parser.add_argument("--corpus", default=None, help="general-distillation corpus: a .txt file, a folder of them, or "
@@ -80,19 +88,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(ablate_p)
     ablate_p.add_argument("--set", default="all", help="all | stages | losses | mapping | baselines, or variants "
                           f"separated by commas from: {', '.join(ABLATIONS)}")
+    sweep_p = sub.add_parser("sweep", help="try profile values (e.g. learning rates) and pick on dev")
+    _add_run_options(sweep_p)
+    sweep_p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                         help="values to try for one profile field (repeatable), e.g. --grid td2_lr=3e-5,1e-4,3e-4")
     sub.add_parser("info", help="profiles, presets and offline assets")
     return parser
 
 
 def _config(args) -> RunConfig:
-    from .profiles import get_profile
+    from .profiles import get_profile, parse_overrides
 
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     values["profile"] = get_profile(args.profile).name
+    overrides = list(getattr(args, "override", []))
     if getattr(args, "batch_size", None) is not None:
-        values["profile_overrides"] = (("batch_size", args.batch_size),)
+        overrides.append(f"batch_size={args.batch_size}")
+    values["profile_overrides"] = parse_overrides(overrides)
     return RunConfig(**values)
+
+
+def _seeds(args) -> tuple[int, ...] | None:
+    if not args.seeds:
+        return None
+    try:
+        return tuple(int(seed) for seed in args.seeds.split(","))
+    except ValueError:
+        raise ValueError(f"--seeds {args.seeds!r}: give integers separated by commas, e.g. 42,43,44") from None
 
 
 def _info() -> None:
@@ -101,6 +124,9 @@ def _info() -> None:
     from .profiles import PROFILES
 
     print("profiles:", ", ".join(PROFILES))
+    laptop = dataclasses.asdict(PROFILES["laptop"])
+    print("profile fields (--override KEY=VALUE; laptop values):",
+          ", ".join(f"{k}={v}" for k, v in laptop.items() if k != "name"))
     print("student presets:", ", ".join(f"{k} {v}" for k, v in STUDENT_PRESETS.items()))
     print("teacher (offline):", assets.minilm_path())
     print("BBC corpus:", assets.bbc_root())
@@ -116,10 +142,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         _info()
         return 0
-    config = _config(args)
-    out = args.out or f"runs/{config.profile}" + ("-ablate" if args.command == "ablate" else "")
+    out = args.out or f"runs/{args.profile or os.environ.get('TINYBERT_PROFILE') or 'laptop'}" + (
+        "" if args.command == "run" else f"-{args.command}")
     try:
-        if args.command == "run":
+        config, seeds = _config(args), _seeds(args)
+        if args.command == "run" and seeds:
+            from .seeds import run_seeds
+
+            run_seeds(config, seeds, out, store=args.store, force=args.force)
+            if main_process:
+                print((Path(out) / "seeds.md").read_text())
+        elif args.command == "run":
             from .pipeline import run
             from .report import results_table
 
@@ -127,14 +160,20 @@ def main(argv: list[str] | None = None) -> int:
             if main_process:
                 print(results_table(metrics))
                 print(f"\nrun folder: {out} (metrics.json, report.md, figures/, student/)")
+        elif args.command == "sweep":
+            from .sweep import parse_grid, sweep
+
+            sweep(config, parse_grid(args.grid), out, store=args.store, seeds=seeds, force=args.force)
+            if main_process:
+                print((Path(out) / "sweep.md").read_text())
         else:
             from .ablation import ablate
 
             names = args.set if args.set in ("all", "stages", "losses", "mapping", "baselines") else tuple(args.set.split(","))
-            ablate(config, out, names, force=args.force, store=args.store)
+            ablate(config, out, names, force=args.force, store=args.store, seeds=seeds)
             if main_process:
                 print((Path(out) / "ablation.md").read_text())
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
         # Bad input gets one clear line, not a traceback (set TINYBERT_DEBUG=1 for the traceback).
         if os.environ.get("TINYBERT_DEBUG"):
             raise

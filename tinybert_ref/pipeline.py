@@ -16,7 +16,6 @@ files (run folder, stage records, models, reports). A single process is the smal
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -50,11 +49,32 @@ from .train import (
     train,
 )
 
-__all__ = ["Run", "prepare", "run", "STAGES"]
+__all__ = ["Run", "prepare", "run", "SHARED_SEED", "STAGE_READS", "stage_key"]
 
 log = logging.getLogger(__name__)
-STAGES = ("teacher", "mlm", "general_distillation", "augmentation", "task_distillation_1",
-          "task_distillation_2", "finetune")
+# The data split, the fine-tuned teacher and the masked LM are made once, with this seed, and shared by
+# every training seed (`--seeds`): a seed's retention is its student over the one teacher.
+SHARED_SEED = 42
+_TASK_DATA = ("train_limit", "eval_limit", "max_seq_len")
+_LOSSES = ("embedding_loss", "attention_loss", "hidden_loss")
+# What each stage reads: (profile fields, run-config fields, seed). Its key holds exactly these, plus
+# the keys of the stages it starts from and its resolved step budget, so changing step 2's learning
+# rate re-runs step 2 only, and another task reuses general distillation and the masked LM.
+STAGE_READS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
+    "teacher": (_TASK_DATA + ("batch_size", "teacher_epochs", "teacher_lr", "eval_every"),
+                ("teacher", "task", "precision"), "shared"),
+    "mlm": (("corpus_seq_len", "mlm_steps", "mlm_batch_size", "mlm_lr", "mlm_head_lr", "aug_k"),
+            ("teacher", "corpus"), "shared"),
+    "general_distillation": (("corpus_seq_len", "corpus_limit", "batch_size", "gd_steps", "gd_lr"),
+                             ("teacher", "corpus", "student", "mapping", "precision") + _LOSSES, "run"),
+    "augmentation": (("train_limit", "aug_copies", "aug_p", "aug_k", "aug_mlm", "aug_pair_with_original"),
+                     ("task", "mlm", "glove"), "run"),
+    "task_distillation_1": (_TASK_DATA + ("batch_size", "td1_lr"),
+                            ("task", "student", "mapping", "precision") + _LOSSES, "run"),
+    "task_distillation_2": (_TASK_DATA + ("batch_size", "td2_lr", "temperature", "eval_every"),
+                            ("task", "student", "precision"), "run"),
+    "finetune": (_TASK_DATA + ("batch_size", "finetune_lr", "eval_every"), ("task", "student", "precision"), "run"),
+}
 
 
 @dataclass
@@ -73,20 +93,45 @@ class Run:
     collate: object
     stages: dict = field(default_factory=dict)  # name -> (stage_dir, result)
 
-    @property
-    def base_key(self) -> dict:
-        return {"teacher": self.config.teacher, "task": self.config.task, "seed": self.config.seed,
-                "profile": dataclasses.asdict(self.profile), "precision": self.config.precision}
-
     def key_of(self, name: str) -> str:
         return self.stages[name][0].name if name in self.stages else "none"
 
-    def steps(self, epochs: float, n_examples: int) -> int:
-        return max(1, math.ceil(epochs * n_examples / self.profile.batch_size))
+    def seed_of(self, stage: str) -> int:
+        return SHARED_SEED if STAGE_READS[stage][2] == "shared" else self.config.seed
 
-    def schedule(self, epochs: float, n_examples: int, lr: float) -> Schedule:
-        return Schedule(max_steps=self.steps(epochs, n_examples), lr=lr, batch_size=self.profile.batch_size,
-                        seed=self.config.seed, checkpoint_every=self.profile.checkpoint_every)
+    def schedule(self, stage: str, steps: int, lr: float) -> Schedule:
+        p = self.profile
+        return Schedule(max_steps=steps, lr=lr, batch_size=p.batch_size, seed=self.seed_of(stage),
+                        checkpoint_every=p.checkpoint_every, eval_every=p.eval_every)
+
+    def budget(self, step: str, n_examples: int) -> int:
+        """Optimiser steps of task-distillation step `step` ("td1" or "td2"): its *_steps, or its
+        *_epochs over n_examples resolved once (recorded in the stage's key and result)."""
+        steps, epochs = getattr(self.profile, f"{step}_steps"), getattr(self.profile, f"{step}_epochs")
+        if steps is None and epochs is None:
+            raise ValueError(f"profile sets neither {step}_steps nor {step}_epochs; set one "
+                             f"(--override {step}_steps=1500)")
+        return steps if steps is not None else max(1, math.ceil(epochs * n_examples / self.profile.batch_size))
+
+
+def stage_key(run: Run, name: str, **more) -> dict:
+    """The key of stage `name`: what it reads of the profile and the config, its seed, and `more` (the
+    keys of the stages it starts from, its step budget)."""
+    fields, config_fields, _ = STAGE_READS[name]
+    return {"stage": name, "seed": run.seed_of(name), **{f: getattr(run.profile, f) for f in fields},
+            **{f: getattr(run.config, f) for f in config_fields}, **more}
+
+
+def _run(run: Run, name: str, body, main_only: bool = False, **more):
+    """run_stage with the stage's key; the body starts from RNGs seeded by (seed, stage), so a stage gives
+    the same bits whether its predecessors were just trained or loaded from the store."""
+    def seeded(stage_dir: Path) -> dict:
+        seed_everything(int(config_hash([run.seed_of(name), name]), 16) % 2**31)
+        return body(stage_dir)
+
+    run.stages[name] = run_stage(run.store, name, stage_key(run, name, **more), seeded, run.accelerator,
+                                 main_only=main_only)
+    return run.stages[name]
 
 
 def prepare(config: RunConfig, out: str | Path, store: str | Path | None = None, force: bool = False) -> Run:
@@ -157,7 +202,7 @@ def _classifier_from(run: Run, source, num_labels: int):
 
 
 def _fit_and_select(run: Run, stage_dir: Path, model, objective, dataset, schedule: Schedule, desc: str) -> dict:
-    """Train `objective`, keeping the model with the best dev score in stage_dir/model."""
+    """Train `objective`, scoring dev every eval_every steps and keeping the best model in stage_dir/model."""
     def save_best():
         save_model_atomic(run.accelerator.unwrap_model(model), stage_dir / "model", run.tokenizer)
 
@@ -165,7 +210,8 @@ def _fit_and_select(run: Run, stage_dir: Path, model, objective, dataset, schedu
                    eval_fn=lambda: _dev_score(run, model), on_best=save_best, desc=desc)
     if _main(run):
         (stage_dir / "history.json").write_text(json.dumps(result.history))
-    return {"dev_metric": result.best_score, "steps": result.steps}
+    best_step = max((row for row in result.history if "dev" in row), key=lambda row: row["dev"])["step"]
+    return {"dev_metric": result.best_score, "best_step": best_step, **result.summary(schedule)}
 
 
 def _label_model(model, run: Run):
@@ -176,17 +222,16 @@ def _label_model(model, run: Run):
 
 
 def stage_teacher(run: Run):
-    """Stage 1: fine-tune the teacher on the task; keep the epoch with the best dev metric."""
+    """Stage 1: fine-tune the teacher on the task; keep the checkpoint with the best dev metric."""
     def body(stage_dir: Path) -> dict:
         teacher, _ = load_teacher(run.config.teacher, num_labels=run.info.num_labels)
         _label_model(teacher, run)
         train_set = run.tokenized["train"]
-        schedule = run.schedule(run.profile.teacher_epochs, len(train_set), run.profile.teacher_lr)
+        steps = max(1, math.ceil(run.profile.teacher_epochs * len(train_set) / run.profile.batch_size))
+        schedule = run.schedule("teacher", steps, run.profile.teacher_lr)
         return _fit_and_select(run, stage_dir, teacher, FineTuning(teacher), train_set, schedule, "teacher")
 
-    run.stages["teacher"] = run_stage(run.store, "teacher", {**run.base_key, "stage": "teacher"}, body,
-                                      run.accelerator)
-    return run.stages["teacher"]
+    return _run(run, "teacher", body)
 
 
 def _mapping(run: Run, teacher_layers: int, student_layers: int) -> list[int]:
@@ -214,7 +259,7 @@ def _distil_intermediate(run: Run, stage_dir: Path, student, teacher, dataset, s
         save_model_atomic(run.accelerator.unwrap_model(student), stage_dir / "model", run.tokenizer)
         torch.save(layer_loss.state_dict(), stage_dir / "projection.pt")
         (stage_dir / "history.json").write_text(json.dumps(result.history))
-    return {"steps": result.steps, "final_loss": result.history[-1]["total"], "mapping": layer_loss.mapping}
+    return {"final_loss": result.history[-1]["total"], "mapping": layer_loss.mapping, **result.summary(schedule)}
 
 
 def _corpus_texts(run: Run):
@@ -238,26 +283,28 @@ def stage_mlm(run: Run):
     """Stage 2a: the masked LM that proposes replacements for single-piece words (Algorithm 1).
 
     Offline there is no pretrained MLM head, so the teacher's encoder gets a new tied head and the
-    whole model is trained on the corpus; held-out articles measure its top-1/top-K recall.
+    whole model is trained on the corpus, the new head at a higher learning rate than the pretrained
+    body (DESIGN.md section 8); held-out articles measure its top-1/top-K recall of content words, each
+    hidden from the whole input (one segment).
     """
     from .augment.mlm import build_mlm_from_encoder, masked_word_recall, train_mlm
     from .data.corpus import held_out_split
 
     def body(stage_dir: Path) -> dict:
         texts = _corpus_texts(run)
-        train_texts, held_out = held_out_split(texts, fraction=0.05, seed=run.config.seed)
+        train_texts, held_out = held_out_split(texts, fraction=0.05, seed=SHARED_SEED)
         model, tokenizer = build_mlm_from_encoder(resolve_teacher_path(run.config.teacher))
         p = run.profile
-        losses = train_mlm(model, tokenizer, train_texts, steps=p.mlm_steps, lr=p.mlm_lr,
-                           batch_size=16, seq_len=p.corpus_seq_len, seed=run.config.seed)
-        recall = masked_word_recall(model, tokenizer, held_out, k=p.aug_k, seed=run.config.seed)
+        losses = train_mlm(model, tokenizer, train_texts, steps=p.mlm_steps, lr=p.mlm_lr, head_lr=p.mlm_head_lr,
+                           batch_size=p.mlm_batch_size, seq_len=p.corpus_seq_len, seed=SHARED_SEED)
+        recall = masked_word_recall(model, tokenizer, held_out, k=p.aug_k, seed=SHARED_SEED)
         save_model_atomic(model, stage_dir / "model", tokenizer)
         (stage_dir / "history.json").write_text(json.dumps([{"step": i + 1, "total": v} for i, v in enumerate(losses)]))
-        return {"recall": recall, "final_loss": losses[-1] if losses else None}
+        return {"recall": {**recall, "input": "single segment, the word hidden"},
+                "final_loss": losses[-1] if losses else None, "steps": p.mlm_steps,
+                "examples_seen": p.mlm_steps * p.mlm_batch_size, "peak_lr": {"body": p.mlm_lr, "head": p.mlm_head_lr}}
 
-    key = {**run.base_key, "stage": "mlm", "corpus": run.config.corpus}
-    run.stages["mlm"] = run_stage(run.store, "mlm", key, body, run.accelerator, main_only=True)
-    return run.stages["mlm"]
+    return _run(run, "mlm", body, main_only=True)
 
 
 def stage_general_distillation(run: Run):
@@ -274,41 +321,36 @@ def stage_general_distillation(run: Run):
             texts = _corpus_texts(run)
             corpus = pack_corpus(texts, run.tokenizer, run.profile.corpus_seq_len, limit=run.profile.corpus_limit,
                                  num_proc=_num_proc(run, len(texts)))
-        schedule = Schedule(max_steps=run.profile.gd_steps, lr=run.profile.gd_lr, batch_size=run.profile.batch_size,
-                            seed=run.config.seed, checkpoint_every=run.profile.checkpoint_every)
+        schedule = run.schedule("general_distillation", run.profile.gd_steps, run.profile.gd_lr)
         result = _distil_intermediate(run, stage_dir, student, teacher, corpus, schedule, None, "general distillation")
         return {**result, "corpus_sequences": len(corpus)}
 
-    c = run.config
-    key = {**run.base_key, "stage": "gd", "corpus": c.corpus, "student": c.student, "mapping": c.mapping,
-           "losses": [c.embedding_loss, c.attention_loss, c.hidden_loss]}
-    run.stages["general_distillation"] = run_stage(run.store, "general_distillation", key, body, run.accelerator)
-    return run.stages["general_distillation"]
+    return _run(run, "general_distillation", body)
 
 
 def stage_augmentation(run: Run):
     """Stage 3: Algorithm 1 over the training set (p_t, K, N_a from the profile), with provenance."""
-    from .augment.algorithm import augment_dataset
+    from .augment.algorithm import augment_dataset, replacement_counts
     from .augment.mlm import load_pretrained_mlm
     from .augment.wordvectors import WordVectors
 
     def body(stage_dir: Path) -> dict:
-        if run.config.mlm:
-            mlm, mlm_tokenizer = load_pretrained_mlm(run.config.mlm)
-        else:
-            mlm, mlm_tokenizer = load_pretrained_mlm(run.stages["mlm"][0] / "model")
-        vectors = WordVectors.from_text_file(run.config.glove) if run.config.glove else WordVectors.from_glove_package()
         p = run.profile
+        mlm, mlm_tokenizer = None, run.tokenizer
+        if p.aug_mlm:
+            mlm, mlm_tokenizer = load_pretrained_mlm(run.config.mlm or run.stages["mlm"][0] / "model")
+        vectors = WordVectors.from_text_file(run.config.glove) if run.config.glove else WordVectors.from_glove_package()
         augmented = augment_dataset(run.task["train"], "text", "label", mlm=mlm, tokenizer=mlm_tokenizer,
                                     word_vectors=vectors, p=p.aug_p, k=p.aug_k, n_copies=p.aug_copies,
-                                    seed=run.config.seed)
+                                    seed=run.config.seed, use_mlm=p.aug_mlm,
+                                    pair_with_original=p.aug_pair_with_original)
         augmented.save_to_disk(str(stage_dir / "dataset"))
-        return {"examples": len(augmented), "originals": len(run.task["train"])}
+        originals = len(run.task["train"])
+        return {"examples": len(augmented), "originals": originals, "replacements": replacement_counts(augmented),
+                "distinct_copies_mean": round((len(augmented) - originals) / originals, 3)}
 
-    key = {**run.base_key, "stage": "augmentation", "mlm": run.config.mlm or run.key_of("mlm"),
-           "glove": run.config.glove}
-    run.stages["augmentation"] = run_stage(run.store, "augmentation", key, body, run.accelerator, main_only=True)
-    return run.stages["augmentation"]
+    return _run(run, "augmentation", body, main_only=True,
+                mlm_stage=run.key_of("mlm") if run.profile.aug_mlm and not run.config.mlm else None)
 
 
 def _distillation_data(run: Run):
@@ -330,55 +372,74 @@ def _finetuned_teacher(run: Run):
     return load_checkpoint(run.stages["teacher"][0] / "model", BertForSequenceClassification)
 
 
-def _student_key(run: Run, stage: str, **more) -> dict:
-    c = run.config
-    return {**run.base_key, "stage": stage, "student": c.student, "mapping": c.mapping,
-            "losses": [c.embedding_loss, c.attention_loss, c.hidden_loss], "teacher_stage": run.key_of("teacher"),
-            "gd": run.key_of("general_distillation"), "augmentation": run.key_of("augmentation"), **more}
+def _with_teacher_logits(run: Run, dataset, teacher):
+    """`dataset` plus a teacher_logits column: step 2 reads the teacher's logits of every example in
+    every epoch, and they never change (the teacher is frozen, in eval mode), so they are computed
+    once, N x C floats, instead of one teacher forward per example per epoch."""
+    from torch.utils.data import DataLoader
+
+    from .evaluate import predict
+
+    loader = DataLoader(dataset, batch_size=run.profile.eval_batch_size, collate_fn=run.collate)
+    logits, _ = predict(teacher, loader, device=run.accelerator.device, progress=False)
+    return dataset.add_column("teacher_logits", logits.tolist())
+
+
+def _student_stages(run: Run) -> dict:
+    """The keys of the stages a task-stage student starts from or learns from."""
+    return {name: run.key_of(name) for name in ("teacher", "general_distillation", "augmentation")}
 
 
 def stage_task_distillation_1(run: Run):
     """Stage 4, step 1: intermediate layers from the fine-tuned teacher on the (augmented) task data."""
+    dataset = _distillation_data(run)
+    steps = run.budget("td1", len(dataset))
+
     def body(stage_dir: Path) -> dict:
         gd = run.stages.get("general_distillation")
         student = _classifier_from(run, gd[0] / "model" if gd else None, run.info.num_labels)
-        dataset = _distillation_data(run)
-        schedule = run.schedule(run.profile.td1_epochs, len(dataset), run.profile.td1_lr)
+        schedule = run.schedule("task_distillation_1", steps, run.profile.td1_lr)
         return _distil_intermediate(run, stage_dir, _label_model(student, run), _finetuned_teacher(run), dataset,
                                     schedule, gd[0] if gd else None, "task distillation 1")
 
-    run.stages["task_distillation_1"] = run_stage(run.store, "task_distillation_1", _student_key(run, "td1"), body,
-                                                  run.accelerator)
-    return run.stages["task_distillation_1"]
+    return _run(run, "task_distillation_1", body, steps=steps, **_student_stages(run))
 
 
 def stage_task_distillation_2(run: Run):
-    """Stage 4, step 2: prediction-layer distillation (Eq. 10) with dev-set model selection."""
+    """Stage 4, step 2: prediction-layer distillation (Eq. 10), dev scored every eval_every steps and the
+    best kept. Without step 1 (prediction-only KD) it trains step 1's budget too, so the variant
+    changes what is learned, not how long."""
+    dataset = _distillation_data(run)
+    steps = run.budget("td2", len(dataset))
+    if "task_distillation_1" not in run.stages:
+        steps += run.budget("td1", len(dataset))
+
     def body(stage_dir: Path) -> dict:
         start = run.stages.get("task_distillation_1") or run.stages.get("general_distillation")
         student = _label_model(_classifier_from(run, start[0] / "model" if start else None, run.info.num_labels), run)
-        dataset = _distillation_data(run)
-        schedule = run.schedule(run.profile.td2_epochs, len(dataset), run.profile.td2_lr)
-        objective = PredictionDistillation(student, _finetuned_teacher(run), run.profile.temperature)
-        return _fit_and_select(run, stage_dir, student, objective, dataset, schedule, "task distillation 2")
+        teacher = _finetuned_teacher(run)
+        schedule = run.schedule("task_distillation_2", steps, run.profile.td2_lr)
+        objective = PredictionDistillation(student, teacher, run.profile.temperature)
+        return _fit_and_select(run, stage_dir, student, objective, _with_teacher_logits(run, dataset, teacher),
+                               schedule, "task distillation 2")
 
-    key = _student_key(run, "td2", td1=run.key_of("task_distillation_1"))
-    run.stages["task_distillation_2"] = run_stage(run.store, "task_distillation_2", key, body, run.accelerator)
-    return run.stages["task_distillation_2"]
+    return _run(run, "task_distillation_2", body, steps=steps, td1=run.key_of("task_distillation_1"),
+                **_student_stages(run))
 
 
 def stage_finetune(run: Run):
     """Baselines: the student fine-tuned on the labels, from the general student ("w/o TD") or from
-    random weights ("no distillation")."""
+    random weights ("no distillation"), for step 1's plus step 2's budget (one stage replaces both)."""
+    dataset = _distillation_data(run)
+    steps = run.budget("td1", len(dataset)) + run.budget("td2", len(dataset))
+
     def body(stage_dir: Path) -> dict:
         gd = run.stages.get("general_distillation")
         student = _label_model(_classifier_from(run, gd[0] / "model" if gd else None, run.info.num_labels), run)
-        dataset = _distillation_data(run)
-        schedule = run.schedule(run.profile.finetune_epochs, len(dataset), run.profile.finetune_lr)
+        schedule = run.schedule("finetune", steps, run.profile.finetune_lr)
         return _fit_and_select(run, stage_dir, student, FineTuning(student), dataset, schedule, "student fine-tuning")
 
-    run.stages["finetune"] = run_stage(run.store, "finetune", _student_key(run, "finetune"), body, run.accelerator)
-    return run.stages["finetune"]
+    return _run(run, "finetune", body, steps=steps, **_student_stages(run))
 
 
 def run_stages(run: Run) -> Path:
@@ -388,7 +449,7 @@ def run_stages(run: Run) -> Path:
     if c.distillation and c.intermediate_distillation and c.general_distillation:
         stage_general_distillation(run)
     if c.augmentation:
-        if not c.mlm:
+        if run.profile.aug_mlm and not c.mlm:
             stage_mlm(run)
         stage_augmentation(run)
     if not (c.distillation and c.task_distillation):
@@ -406,8 +467,3 @@ def run(config: RunConfig, out: str | Path = "runs/default", store: str | Path |
     pipeline_run = prepare(config, out, store=store, force=force)
     final_stage = run_stages(pipeline_run)
     return finalize(pipeline_run, final_stage)
-
-
-def run_key(config: RunConfig) -> str:
-    """A short hash of a configuration (used to name ablation folders)."""
-    return config_hash(config.to_dict())

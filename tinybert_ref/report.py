@@ -6,7 +6,8 @@ The pipeline (summary.py) writes RUN_DIR/metrics.json with this schema (every ke
     {"profile": str, "config": {...}, "task": {"name", "metric", "labels", "sizes"},
      "teacher": {"test_metric", "dev_metric", "params", "latency_ms", "per_class"},
      "student": {same}, "retention": float, "dev_retention": float,
-     "latency_setting": {"batch", "seq_len", "threads"},
+     "latency_setting": {"batch", "seq_len", "threads", "attention"},
+     "stage_minutes": float, "peak_rss_gib": float,
      "baselines": {"tfidf": {"metric", "model", "features", ...}},
      "stages": {name: {"wall_s": float, ...}}, "figures": [paths relative to RUN_DIR]}
 
@@ -182,6 +183,9 @@ def _header(metrics: Mapping) -> list[str]:
              f"mapping {config['mapping']}" if "mapping" in config else None,
              f"seed {config['seed']}" if "seed" in config else None]
     lines = ["# TinyBERT run report", "", ", ".join(f for f in facts if f) + "."]
+    if config.get("profile_overrides"):
+        lines += ["", "Profile overrides (`--override`): "
+                  + ", ".join(f"{k}={v}" for k, v in config["profile_overrides"].items()) + "."]
     if task.get("sizes"):
         lines += ["", "Examples per split: " + ", ".join(f"{k} {v}" for k, v in task["sizes"].items()) + "."]
     return lines

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["ConfigMismatchError", "config_hash", "claim_run_folder", "run_stage", "save_model_atomic", "stage_done"]
+__all__ = ["ConfigMismatchError", "config_hash", "claim_run_folder", "peak_rss_gib", "run_stage", "save_model_atomic",
+           "stage_done"]
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ def run_stage(store: Path, name: str, key: dict, body: Callable[[Path], dict], a
             if main_only:
                 (stage_dir / "FAILED").write_text(f"{type(error).__name__}: {error}")
         raise
-    result = {**result, "wall_s": round(spent + time.perf_counter() - start, 2), "resumed": resumed}
+    result = {**result, "wall_s": round(spent + time.perf_counter() - start, 2), "resumed": resumed,
+              "peak_rss_gib": peak_rss_gib()}
     if procs.num_processes > 1 and not main_only:
         procs.wait_for_everyone()  # every process is through the body before the record says DONE
     if main:
@@ -131,6 +133,14 @@ def run_stage(store: Path, name: str, key: dict, body: Callable[[Path], dict], a
     if procs.num_processes > 1 and not main_only:
         procs.wait_for_everyone()
     return stage_dir, result
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far (ru_maxrss, KiB on Linux), in GiB: recorded at each
+    stage's end, so the stage where it rises shows."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
 
 
 def _wait_for_main(stage_dir: Path, name: str, poll_s: float = 1.0) -> dict:

@@ -17,7 +17,7 @@ import torch
 from .evaluate import evaluate_model, measure_latency, per_class_report, predict, tfidf_baseline
 from .models import count_parameters
 from .report import write_metrics, write_report
-from .runfolder import save_model_atomic
+from .runfolder import peak_rss_gib, save_model_atomic
 
 __all__ = ["finalize", "STAGE_FIGURES"]
 
@@ -109,27 +109,40 @@ def finalize(run, final_stage: Path) -> dict:
     if not run.accelerator.is_main_process:
         run.accelerator.wait_for_everyone()
         return json.loads((run.out / "metrics.json").read_text())
-    latency = measure_latency({"teacher": teacher, "student": student}, run.profile.latency_batch,
-                              run.profile.latency_seq_len, repeats=run.profile.latency_repeats)
-    for name in ("teacher", "student"):
-        metrics[name]["latency_ms"] = latency[name]["median_ms"]
-    metrics["latency_setting"] = {"batch": run.profile.latency_batch, "seq_len": run.profile.latency_seq_len,
-                                  "threads": torch.get_num_threads()}
     metrics["retention"] = _ratio(metrics["student"]["test_metric"], metrics["teacher"]["test_metric"])
     metrics["dev_retention"] = _ratio(metrics["student"]["dev_metric"], metrics["teacher"]["dev_metric"])
     metrics["baselines"] = {"tfidf": _tfidf(run)}
     metrics["stages"] = {name: {k: v for k, v in result.items() if k != "mapping"}
                          for name, (_, result) in run.stages.items()}
+    walls = [result.get("wall_s", 0.0) for _, result in run.stages.values()]
+    metrics["stage_minutes"] = round(sum(walls) / 60, 1)  # every stage as if made by this run alone
+    metrics["peak_rss_gib"] = max([result.get("peak_rss_gib", 0.0) for _, result in run.stages.values()]
+                                  + [peak_rss_gib()])
     metrics["stage_dirs"] = {name: stage_dir.name for name, (stage_dir, _) in run.stages.items()}
     # where those stage folders are, relative to the run folder (a store can be shared, --store)
     metrics["store"] = os.path.relpath(run.store.resolve(), run.out.resolve())
     metrics["figures"] = _figures(run, teacher, student, run.out / "figures")
     save_model_atomic(student, run.out / "student", run.tokenizer)
     save_model_atomic(teacher, run.out / "teacher", run.tokenizer)
+    metrics["latency_setting"] = _latency(run, metrics)
     write_metrics(run.out, metrics)
     write_report(run.out, metrics)
     run.accelerator.wait_for_everyone()
     return metrics
+
+
+def _latency(run, metrics: dict) -> dict:
+    """Latency of the exported models loaded as a user loads them (`from_pretrained`, the default
+    attention), not the score-returning attention that training uses."""
+    from transformers import BertForSequenceClassification
+
+    models = {name: BertForSequenceClassification.from_pretrained(run.out / name).eval() for name in ("teacher", "student")}
+    p = run.profile
+    latency = measure_latency(models, p.latency_batch, p.latency_seq_len, repeats=p.latency_repeats)
+    for name in models:
+        metrics[name]["latency_ms"] = latency[name]["median_ms"]
+    return {"batch": p.latency_batch, "seq_len": p.latency_seq_len, "threads": torch.get_num_threads(),
+            "attention": models["student"].config._attn_implementation}
 
 
 def _ratio(a, b):

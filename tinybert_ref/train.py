@@ -105,8 +105,10 @@ class PredictionDistillation(nn.Module):
 
     def forward(self, batch: dict) -> dict:
         inputs = _inputs(batch)
-        with torch.no_grad():
-            teacher_logits = self._teacher.model(**inputs).logits
+        teacher_logits = batch.get("teacher_logits")  # computed once per example (`teacher_logits_column`)
+        if teacher_logits is None:
+            with torch.no_grad():
+                teacher_logits = self._teacher.model(**inputs).logits
         student_logits = self.student(**inputs).logits
         return {"total": prediction_loss(student_logits, teacher_logits, self.temperature)}
 
@@ -123,6 +125,7 @@ class Schedule:
     max_grad_norm: float = 1.0
     seed: int = 42
     checkpoint_every: int = 100  # steps between atomic checkpoints (and at each epoch end)
+    eval_every: int | None = None  # steps between dev scores (None: at each epoch end); always at the last
 
     def __post_init__(self):
         if self.max_steps < 1:
@@ -138,6 +141,14 @@ class TrainResult:
     history: list[dict]
     best_score: float | None
     steps: int
+
+    def summary(self, schedule: Schedule) -> dict:
+        """What metrics.json records of a training stage: its budget and its optimiser."""
+        rates = [row["lr"] for row in self.history if "lr" in row]
+        return {"steps": self.steps, "examples_seen": sum(row.get("examples", 0) for row in self.history),
+                "peak_lr": max(rates, default=None), "mean_lr": sum(rates) / len(rates) if rates else None,
+                "optimizer": f"AdamW (bias-corrected, weight decay {schedule.weight_decay})",
+                "schedule": f"linear warm-up over {schedule.warmup_proportion:.0%} of the steps, then linear decay"}
 
 
 def make_accelerator(precision: str = "fp32", cpu: bool | None = None):
@@ -190,6 +201,12 @@ def _global_mean(accelerator, losses: dict) -> dict:
     return dict(zip(names, values.tolist(), strict=True))
 
 
+def _global_size(accelerator, batch: dict) -> int:
+    """Examples in this global batch (each process holds its slice)."""
+    size = torch.tensor(len(batch["input_ids"]), device=accelerator.device)
+    return int(accelerator.reduce(size, reduction="sum")) if accelerator.num_processes > 1 else int(size)
+
+
 def _save_state(accelerator, checkpoint_dir: Path, progress: dict) -> None:
     """Write the training state to a temporary folder, then swap it in: a kill leaves either the old
     checkpoint or the new one, never half of one. Every process calls this (each saves its RNG state)."""
@@ -236,7 +253,8 @@ def train(
 ) -> TrainResult:
     """Run `objective` for `schedule.max_steps` optimiser steps over `dataset` (shuffled per epoch).
 
-    eval_fn: called at each epoch end and at the last step; returns a dev score (higher is better).
+    eval_fn: called every `schedule.eval_every` steps (else at each epoch end) and at the last step;
+        returns a dev score (higher is better).
     on_best: called (main process) when the score improves, e.g. to save the model for selection.
     checkpoint_dir: where the resumable state lives; an existing state there is resumed.
     """
@@ -279,17 +297,20 @@ def train(
             accelerator.backward(losses["total"])
             if schedule.max_grad_norm:
                 accelerator.clip_grad_norm_(objective.parameters(), schedule.max_grad_norm)
+            lr = optimizer.param_groups[0]["lr"]  # the rate this step used
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
             state["step"] += 1
-            row = {"step": state["step"], **_global_mean(accelerator, losses)}
+            row = {"step": state["step"], "lr": lr, "examples": _global_size(accelerator, batch),
+                   **_global_mean(accelerator, losses)}
             state["history"].append(row)
             bar.update(1)
             bar.set_postfix(loss=f"{row['total']:.4f}")
             last = state["step"] >= schedule.max_steps
             epoch_end = state["step"] % steps_per_epoch == 0
-            if (epoch_end or last) and eval_fn is not None:
+            due = epoch_end if schedule.eval_every is None else state["step"] % schedule.eval_every == 0
+            if (due or last) and eval_fn is not None:
                 _evaluate(objective, accelerator, eval_fn, on_best, state)
             if checkpoint_dir and (last or epoch_end or state["step"] % schedule.checkpoint_every == 0):
                 _save_state(accelerator, checkpoint_dir, state)

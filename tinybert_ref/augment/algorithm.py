@@ -55,6 +55,7 @@ __all__ = [
     "sample_copies",
     "expand",
     "check_inputs",
+    "replacement_counts",
 ]
 
 log = logging.getLogger(__name__)
@@ -201,15 +202,19 @@ def check_inputs(sentences, labels=None, p: float = 0.4, k: int = 15, n_copies: 
 
 # ------------------------------------------------------------------------------- batched path
 def candidate_sets(sentences, *, mlm, tokenizer, word_vectors, k: int = 15, batch_size: int = 64,
-                   pair_with_original: bool = True, progress: bool = True) -> list[list[WordCandidates]]:
+                   pair_with_original: bool = True, progress: bool = True,
+                   use_mlm: bool = True) -> list[list[WordCandidates]]:
     """The candidates of every word of every sentence (Algorithm 1, lines before the sampling loop).
 
     Returns [sentence][word] -> WordCandidates(word, source, candidates), candidates best first.
+    use_mlm=False sends single-piece words to GloVe too (GloVe-only augmentation; `mlm` may be None).
     """
     sentences = check_inputs(sentences, k=k)
     words, pieces = split_sentences(sentences, tokenizer)
     routes = [[word_route(w, wp) for w, wp in zip(ws, ps, strict=True)]
               for ws, ps in zip(words, pieces, strict=True)]
+    if not use_mlm:
+        routes = [["glove" if route == "mlm" else route for route in rs] for rs in routes]
     glove = _glove_candidates(words, routes, word_vectors, k)
     spots = [(i, j) for i, rs in enumerate(routes) for j, route in enumerate(rs) if route == "mlm"]
     found = {}
@@ -254,14 +259,15 @@ def _mlm_candidates(spots, words, pieces, mlm, tokenizer, k, batch_size, pair_wi
 
 def augment(sentences, labels=None, *, mlm, tokenizer, word_vectors, p: float = 0.4, k: int = 15,
             n_copies: int = 20, seed: int = 0, batch_size: int = 64, pair_with_original: bool = True,
-            deduplicate: bool = True, progress: bool = True) -> list[AugmentedExample]:
+            deduplicate: bool = True, progress: bool = True, use_mlm: bool = True) -> list[AugmentedExample]:
     """Algorithm 1 over many sentences, batched: per sentence the original, then its augmented copies.
 
     labels: one per sentence (copied to every output) or None. Deterministic for a given seed.
     """
     sentences = check_inputs(sentences, labels, p, k, n_copies)
     candidates = candidate_sets(sentences, mlm=mlm, tokenizer=tokenizer, word_vectors=word_vectors, k=k,
-                                batch_size=batch_size, pair_with_original=pair_with_original, progress=progress)
+                                batch_size=batch_size, pair_with_original=pair_with_original, progress=progress,
+                                use_mlm=use_mlm)
     return expand(sentences, candidates, labels, p=p, n_copies=n_copies, seed=seed, deduplicate=deduplicate)
 
 
@@ -287,3 +293,18 @@ def augment_dataset(dataset, text_column: str = "text", label_column: str | None
         "is_original": [e.is_original for e in examples],
         "replacements": [json.dumps([list(r) for r in e.replacements]) for e in examples],
     }, features=features)
+
+
+def replacement_counts(dataset) -> dict:
+    """Over the augmented copies of an `augment_dataset` result: how many words the masked LM replaced,
+    how many GloVe replaced, and how many were kept (every other word of every copy)."""
+    counts = {"mlm": 0, "glove": 0, "kept": 0}
+    for text, is_original, changes in zip(dataset["text"], dataset["is_original"], dataset["replacements"],
+                                          strict=True):
+        if is_original:
+            continue
+        changes = json.loads(changes)
+        for *_, source in changes:
+            counts[source] += 1
+        counts["kept"] += len(text.split()) - len(changes)
+    return counts
