@@ -203,7 +203,7 @@ def _global_mean(accelerator, losses: dict) -> dict:
 
 def _global_size(accelerator, batch: dict) -> int:
     """Examples in this global batch (each process holds its slice)."""
-    size = torch.tensor(len(batch["input_ids"]), device=accelerator.device)
+    size = torch.tensor(len(next(iter(batch.values()))), device=accelerator.device)
     return int(accelerator.reduce(size, reduction="sum")) if accelerator.num_processes > 1 else int(size)
 
 
