@@ -20,7 +20,8 @@ from .machine import describe
 
 __all__ = ["METRICS_PATHS", "ABLATION_PATHS", "TARGETS", "run", "summarise_metrics"]
 
-METRICS_PATHS = (ROOT / "runs" / "laptop" / "metrics.json", RESULTS_DIR / "laptop_metrics.json")
+METRICS_PATHS = (ROOT / "runs" / "laptop" / "seed-42" / "metrics.json", ROOT / "runs" / "laptop" / "metrics.json",
+                 RESULTS_DIR / "laptop_metrics.json")
 ABLATION_PATHS = (RESULTS_DIR / "ablation.json",)
 TARGETS = {"paper_glue_retention": 0.968, "issue_floor_retention": 0.97, "design_aim_retention": 0.99,
            "small_aim_retention": 0.95}  # issue_floor: the TinyBERT4 shape; small_aim: the small CPU preset

@@ -156,8 +156,19 @@ def _steps_section(r: dict) -> str:
             "includes the losses' own backward, measured apart in 'losses forward + backward alone'). "
             f"Teachers: {', '.join(f'{k}: {v}' for k, v in s['teacher_weights'].items())}.\n\n"
             + _table(headers, rows, [False, False, False] + [True] * 9)
+            + _cached_step2(r["rows"])
             + f"\n\nDESIGN.md section 8 (idle machine): {ref['pairing']} {ref['kind']} at batch {ref['batch_size']}, "
             f"length {ref['seq_len']}: {ref['examples_per_s']:.0f} examples/s.")
+
+
+def _cached_step2(rows) -> str:
+    """Step 2 as the pipeline runs it: the teacher's logits computed once per example, not every epoch."""
+    cached = [f"{row['pairing']} {row['precision']} {row['cached_teacher_logits']['examples_per_s']:.1f} examples/s "
+              f"({_x(row['cached_teacher_logits']['speedup'])})" for row in rows if "cached_teacher_logits" in row]
+    if not cached:
+        return ""
+    return ("\n\nStep 2 with the teacher's logits computed once per example (as the pipeline runs it; the same "
+            "step without its teacher forward): " + "; ".join(cached) + ".")
 
 
 MADE_BY = ("How the quality files were made: `laptop_metrics.json` is `runs/laptop/metrics.json` of the README's "

@@ -1,0 +1,49 @@
+"""Retention over training seeds: the `seeds.json` of `tinybert-ref run --seeds` runs, collected.
+
+    python -m benchmarks.retention --run tinybert4=runs/laptop --run small=runs/laptop-small \
+        --command "tinybert-ref run --seeds 42,43,44 --out runs/laptop; ..."
+
+writes `benchmarks/results/retention_seeds.json` = {"command": ..., "tinybert4": P, "small": P}, where P
+is the run folder's seeds.json (seeds, per_seed rows with test/dev metric, retention, minutes and peak
+memory, means and sample sds, the one teacher's metrics, TF-IDF's test metric). Nothing is measured
+here: the figures are the pipeline's. The README's results block is generated from this file
+(`python -m benchmarks.readme`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from . import RESULTS_DIR
+
+__all__ = ["collect"]
+
+_KEEP = ("seeds", "per_seed", "teacher_test_metric", "teacher_dev_metric", "test_metric_mean", "test_metric_sd",
+         "dev_metric_mean", "dev_metric_sd", "test_retention_mean", "test_retention_sd", "dev_retention_mean",
+         "dev_retention_sd", "tfidf_test_metric", "beats_tfidf_by_2sd", "student_params", "teacher_params", "config")
+
+
+def collect(runs: dict[str, Path], command: str, out: Path = RESULTS_DIR / "retention_seeds.json") -> dict:
+    """{preset: run folder with seeds.json} -> the committed file; returns what it wrote."""
+    result = {"command": command}
+    for name, folder in runs.items():
+        summary = json.loads((Path(folder) / "seeds.json").read_text())
+        result[name] = {key: summary[key] for key in _KEEP if key in summary}
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", action="append", required=True, metavar="NAME=FOLDER")
+    parser.add_argument("--command", required=True, help="the commands that made the run folders")
+    args = parser.parse_args(argv)
+    runs = dict(item.split("=", 1) for item in args.run)
+    collect({name: Path(folder) for name, folder in runs.items()}, args.command)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
