@@ -21,24 +21,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from tinybert_ref.evaluate import compute_metrics
-from tinybert_ref.export import export_onnx, export_run, quantize_int8, run_test_examples
+from tinybert_ref.export import export_onnx, export_run, interleaved_latency, quantize_int8, run_test_examples
 
 from . import RESULTS_DIR, ROOT, write_result
 from .inference import SHAPES, TINY_SHAPES, build_models
 from .machine import describe, load_average
 
-__all__ = ["RUN_DIR", "RUNTIMES", "SETTINGS", "run", "interleaved_latency"]
+__all__ = ["RUN_DIR", "RUNTIMES", "SETTINGS", "run"]
 
 log = logging.getLogger(__name__)
 RUN_DIR = ROOT / "runs" / "laptop"
@@ -49,22 +47,6 @@ SETTINGS = {"threads": 2, "lengths": [64, 128], "batches": {1: {"repeats": 20, "
 TINY_SETTINGS = {"threads": 2, "lengths": [16], "batches": {1: {"repeats": 2, "warmup": 1}, 4: {"repeats": 2, "warmup": 1}},
                  "eval_batch_size": 64}
 BOUNDS = {"size": 4.0, "int8_arithmetic": 4.0}
-
-
-def interleaved_latency(runners: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, dict]:
-    """Milliseconds per call of each runner, the runners taking turns (A, B, C, A, B, C, ...) after `warmup`
-    untimed calls each, so that drift of the machine's load hits them alike. {name: {median_ms, p90_ms, all_ms}}."""
-    for runner in runners.values():
-        for _ in range(warmup):
-            runner()
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, runner in runners.items():
-            start = time.perf_counter()
-            runner()
-            times[name].append((time.perf_counter() - start) * 1000)
-    return {name: {"median_ms": statistics.median(t), "p90_ms": float(np.percentile(t, 90)), "all_ms": t}
-            for name, t in times.items()}
 
 
 def _session(path: Path, threads: int):

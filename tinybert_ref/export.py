@@ -10,9 +10,11 @@ without PyTorch loads. `export_run(RUN_DIR)` writes RUN_DIR/export/:
     tokenizer.json (+ its config files), labels.json (label names in id order), export.json (what was
     written, its sizes, and the measured difference to PyTorch)
 
-`onnx_predict.OnnxClassifier` loads that folder with numpy, tokenizers and onnxruntime only. Taught in
-notebook 11; `tinybert-ref export RUN_DIR --onnx [--int8]` calls `run_export`. torch, transformers and
-onnxruntime are imported inside the functions, so the command line stays quick to start.
+`onnx_predict.OnnxClassifier` loads that folder with numpy, tokenizers and onnxruntime only. For measuring
+what shipping buys, `run_test_examples` rebuilds the run's test split and `interleaved_latency` times any
+runtimes in turn (notebook 11, section 5; `benchmarks/deploy.py`). Taught in notebook 11; `tinybert-ref export
+RUN_DIR --onnx [--int8]` calls `run_export`. torch, transformers and onnxruntime are imported inside the
+functions, so the command line stays quick to start.
 """
 
 from __future__ import annotations
@@ -20,14 +22,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import statistics
 import sys
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["INPUT_NAMES", "OUTPUT_NAMES", "find_checkpoints", "logits_only", "export_onnx", "quantize_int8",
-           "onnx_logits", "export_run", "run_test_examples", "add_export_parser", "run_export"]
+           "onnx_logits", "export_run", "run_test_examples", "interleaved_latency", "quiet_exporters",
+           "add_export_parser", "run_export"]
 
 log = logging.getLogger(__name__)
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -95,7 +101,7 @@ def logits_only(model):
 
 
 @contextlib.contextmanager
-def _quiet_exporters():
+def quiet_exporters():
     """The exporter and the quantiser log and warn about things that are not ours to fix (torchvision ops
     absent, axis renaming, "consider pre-processing"): keep them out of the notebooks' outputs."""
     # the root logger too: onnxruntime's quantiser warns through logging.warning
@@ -126,13 +132,14 @@ def export_onnx(model, path, example_length: int = 16):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     generator = torch.Generator().manual_seed(0)
-    input_ids = torch.randint(1000, model.config.vocab_size, (2, example_length), generator=generator)
+    low = 1000 if model.config.vocab_size > 2000 else 0  # past [PAD], [unused], [CLS], [SEP] of a BERT vocabulary
+    input_ids = torch.randint(low, model.config.vocab_size, (2, example_length), generator=generator)
     attention_mask = torch.ones_like(input_ids)
     attention_mask[1, example_length // 2:] = 0
     batch = torch.export.Dim("batch", min=1, max=4096)
     length = torch.export.Dim("sequence", min=1, max=model.config.max_position_embeddings)
     dynamic = {name: {0: batch, 1: length} for name in INPUT_NAMES}
-    with _quiet_exporters(), torch.no_grad():
+    with quiet_exporters(), torch.no_grad():
         torch.onnx.export(logits_only(model), (input_ids, attention_mask, torch.zeros_like(input_ids)), str(path),
                           input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES), dynamic_shapes=dynamic,
                           dynamo=True, external_data=False, optimize=True, verbose=False)
@@ -147,7 +154,7 @@ def quantize_int8(onnx_path, out_path, per_channel: bool = False):
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out_path = Path(out_path)
-    with _quiet_exporters():
+    with quiet_exporters():
         quantize_dynamic(str(onnx_path), str(out_path), weight_type=QuantType.QInt8, per_channel=per_channel)
     log.info("quantised %s -> %s (%.1f MB)", Path(onnx_path).name, out_path.name, out_path.stat().st_size / 1e6)
     return out_path
@@ -281,6 +288,25 @@ def run_test_examples(run_dir) -> dict:
         else list(test["text"])
     return {"texts": texts, "labels": np.asarray(test["label"]), "label_names": list(info.label_names),
             "metric": info.metric, "task": info.name}
+
+
+def interleaved_latency(runners: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, dict]:
+    """Milliseconds per call of each runner (PyTorch, onnxruntime, anything), the runners taking turns (A, B, C,
+    A, B, C, ...) after `warmup` untimed calls each, so that drift of the machine's load hits them alike.
+    Returns {name: {"median_ms", "p90_ms", "all_ms"}}. `evaluate.measure_latency` does this for torch models."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    for runner in runners.values():
+        for _ in range(warmup):
+            runner()
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            runner()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: {"median_ms": statistics.median(t), "p90_ms": float(np.percentile(t, 90)), "all_ms": t}
+            for name, t in times.items()}
 
 
 def _versions() -> dict:
