@@ -13,7 +13,7 @@ fp32), and the arithmetic bound of int8 speed, 4x (a 512-bit VNNI instruction do
 where an FMA does 16 fp32 ones); the activations' quantisation at run time and the operations left in fp32
 (attention's score and weighted-sum products, softmax, LayerNorm, GELU) keep the measured speed-up below it.
 
-    python -m benchmarks --only deploy                       # runs/laptop
+    python -m benchmarks --only deploy                       # runs/laptop/seed-42, else runs/laptop
     python -m benchmarks.deploy --run runs/laptop [--tiny] [--out DIR]
 """
 
@@ -40,6 +40,8 @@ __all__ = ["RUN_DIR", "RUNTIMES", "SETTINGS", "run"]
 
 log = logging.getLogger(__name__)
 RUN_DIR = ROOT / "runs" / "laptop"
+# `tinybert-ref run --seeds 42,43,44 --out runs/laptop` puts seed 42's run (the one quality.py reads) here
+RUN_DIRS = (RUN_DIR / "seed-42", RUN_DIR)
 TINY_RUN_DIR = ROOT / "runs" / "ci"
 RUNTIMES = ("pytorch_fp32", "onnx_fp32", "onnx_int8")
 SETTINGS = {"threads": 2, "lengths": [64, 128], "batches": {1: {"repeats": 20, "warmup": 3}, 32: {"repeats": 5, "warmup": 1}},
@@ -166,9 +168,12 @@ def _ratios(models: dict) -> dict:
 
 
 def run(out_dir: str | Path = RESULTS_DIR, tiny: bool = False, run_dir: str | Path | None = None) -> dict:
-    """Measure; write out_dir/deploy.json and return it. run_dir: default runs/laptop (runs/ci with tiny)."""
+    """Measure; write out_dir/deploy.json and return it. run_dir: default runs/laptop/seed-42 or runs/laptop,
+    the first that holds a student (runs/ci with tiny)."""
     settings = TINY_SETTINGS if tiny else SETTINGS
-    run_dir = Path(run_dir) if run_dir is not None else (TINY_RUN_DIR if tiny else RUN_DIR)
+    if run_dir is None:
+        run_dir = TINY_RUN_DIR if tiny else next((d for d in RUN_DIRS if (d / "student").is_dir()), RUN_DIR)
+    run_dir = Path(run_dir)
     machine, start, old_threads = describe(), time.perf_counter(), torch.get_num_threads()
     torch.set_num_threads(settings["threads"])
     missing, from_run = [], {"models": {}, "skipped": {}}
@@ -207,7 +212,8 @@ def run(out_dir: str | Path = RESULTS_DIR, tiny: bool = False, run_dir: str | Pa
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.deploy", description=__doc__.splitlines()[0])
-    parser.add_argument("--run", default=None, help=f"run folder (default {RUN_DIR.relative_to(ROOT)}; "
+    parser.add_argument("--run", default=None, help=f"run folder (default {RUN_DIRS[0].relative_to(ROOT)}, else "
+                        f"{RUN_DIR.relative_to(ROOT)}; "
                         f"{TINY_RUN_DIR.relative_to(ROOT)} with --tiny)")
     parser.add_argument("--tiny", action="store_true", help="smoke-test sizes (numbers say nothing)")
     parser.add_argument("--out", default=None, help=f"folder of deploy.json (default {RESULTS_DIR}; a temporary "
