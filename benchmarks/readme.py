@@ -97,8 +97,15 @@ def _results(folder: Path) -> str:
              "`--store`:", "", _table(["stage", *(f"`{r}` run" for r in names)], stage_rows)]
     mlm = first.get("stages", {}).get("mlm", {}).get("recall")
     if mlm:
+        words = "content words, each hidden from the whole input" if mlm.get("words") == "content" else "words"
         text += ["", f"The masked LM trained on the corpus for augmentation: top-{mlm['k']} recall of masked held-out "
-                 f"words {_pct(mlm['topk'])} (top-1 {_pct(mlm['top1'])}, {mlm['n']} words)."]
+                 f"{words}: {_pct(mlm['topk'])} (top-1 {_pct(mlm['top1'])}, {mlm['n']} words)."]
+        augmentation = first.get("stages", {}).get("augmentation", {})
+        if "replacements" in augmentation:
+            r = augmentation["replacements"]
+            text += [f"Augmentation: {augmentation['originals']:,} headlines -> {augmentation['examples']:,} rows, "
+                     f"{augmentation['distinct_copies_mean']:.1f} distinct copies a headline; in the copies "
+                     f"{r['mlm']:,} words were replaced by the masked LM, {r['glove']:,} by GloVe, {r['kept']:,} kept."]
     return "\n".join(text)
 
 

@@ -3,6 +3,7 @@
     tinybert-ref run     the whole two-stage distillation, prints the results table
     tinybert-ref ablate  the paper's ablations as one table
     tinybert-ref sweep   learning rates (or any profile field) chosen on dev
+    tinybert-ref export  the run's student (and teacher) as ONNX, fp32 and int8
     tinybert-ref info    profiles, student presets and the offline assets found
 
 Several processes or GPUs: `torchrun` or `accelerate launch -m tinybert_ref.cli run ...` (see
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 from .config import ABLATIONS, RunConfig
+from .export import add_export_parser, run_export
 
 __all__ = ["main", "build_parser"]
 
@@ -93,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                          help="values to try for one profile field (repeatable), e.g. --grid td2_lr=3e-5,1e-4,3e-4")
     sub.add_parser("info", help="profiles, presets and offline assets")
+    add_export_parser(sub)
     return parser
 
 
@@ -142,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         _info()
         return 0
+    if args.command == "export":
+        return run_export(args)
     out = args.out or f"runs/{args.profile or os.environ.get('TINYBERT_PROFILE') or 'laptop'}" + (
         "" if args.command == "run" else f"-{args.command}")
     try:

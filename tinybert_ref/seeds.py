@@ -81,9 +81,9 @@ def run_seeds(config: RunConfig, seeds: Sequence[int], out: str | Path, store: s
 
 def seeds_table(summary: dict) -> str:
     """Per seed and mean +- sd: the student's test and dev metric and retention."""
-    rows = [{"seed": row["seed"], "test": row["test_metric"], "dev": row["dev_metric"],
-             "retention": row["test_retention"], "dev retention": row["dev_retention"],
-             "minutes": row["minutes"], "peak GiB": row["peak_rss_gib"]} for row in summary["per_seed"]]
+    rows = [{"seed": row["seed"], "test": f"{row['test_metric']:.4f}", "dev": f"{row['dev_metric']:.4f}",
+             "retention": f"{row['test_retention']:.1%}", "dev retention": f"{row['dev_retention']:.1%}",
+             "minutes": f"{row['minutes']:.1f}", "peak GiB": f"{row['peak_rss_gib']:.1f}"} for row in summary["per_seed"]]
     rows.append({"seed": "mean +- sd",
                  "test": f"{summary['test_metric_mean']:.4f} +- {summary['test_metric_sd']:.4f}",
                  "dev": f"{summary['dev_metric_mean']:.4f} +- {summary['dev_metric_sd']:.4f}",
