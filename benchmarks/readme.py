@@ -118,12 +118,12 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
     mean over seeds when measured, else the one run above."""
     aims = {"tinybert4": TARGETS["design_aim_retention"], "small": TARGETS["small_aim_retention"]}
     seeds = _load(folder, "retention_seeds.json") or {}
-    measured = {name: seeds[name] for name in aims if name in seeds}
+    measured = {name: value for name, value in seeds.items() if isinstance(value, dict) and "per_seed" in value}
     if not measured:
         verdicts = [f"`{name}` {_pct(m['retention'])} (one seed) against {_pct(aims[name])} "
                     f"({'reached' if m['retention'] >= aims[name] else 'missed'})" for name, m in runs.items()]
         return ["", "Retention against the targets: " + "; ".join(verdicts) + "."]
-    rows = [(f"student `{name}`", ", ".join(map(str, p["seeds"])), _mean_sd(p["test_metric_mean"], p["test_metric_sd"]),
+    rows = [(f"student `{name}`" + (f" ({p['label']})" if p.get("label") else ""), ", ".join(map(str, p["seeds"])), _mean_sd(p["test_metric_mean"], p["test_metric_sd"]),
              _mean_sd(p["test_retention_mean"], p["test_retention_sd"], True),
              _mean_sd(p["dev_retention_mean"], p["dev_retention_sd"], True),
              "yes" if p["test_metric_mean"] - p["tfidf_test_metric"] > 2 * p["test_metric_sd"] else "no",
@@ -131,7 +131,7 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
             for name, p in measured.items()]
     verdicts = [f"`{name}` {_pct(p['test_retention_mean'])} (mean of {len(p['seeds'])} seeds) against "
                 f"{_pct(aims[name])} ({'reached' if p['test_retention_mean'] >= aims[name] else 'missed'})"
-                for name, p in measured.items()]
+                for name, p in measured.items() if name in aims]
     return ["", f"Over training seeds (`{seeds['command']}`; the split, the teacher and the masked LM are shared, "
             "each seed re-runs augmentation sampling, general distillation and both task steps): mean ± sd "
             "(sample sd). \"Beats TF-IDF\" = by more than 2 sd of the student (TF-IDF is deterministic). Minutes "

@@ -37,11 +37,16 @@ def collect(runs: dict[str, Path], command: str, out: Path = RESULTS_DIR / "rete
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", action="append", required=True, metavar="NAME=FOLDER")
+    parser.add_argument("--run", action="append", required=True, metavar="NAME=FOLDER",
+                        help="a preset's run folder (tinybert4, small), or a comparison NAME=FOLDER:LABEL")
     parser.add_argument("--command", required=True, help="the commands that made the run folders")
     args = parser.parse_args(argv)
     runs = dict(item.split("=", 1) for item in args.run)
-    collect({name: Path(folder) for name, folder in runs.items()}, args.command)
+    labels = {name: folder.split(":", 1)[1] for name, folder in runs.items() if ":" in folder}
+    result = collect({name: Path(folder.split(":", 1)[0]) for name, folder in runs.items()}, args.command)
+    for name, label in labels.items():
+        result[name]["label"] = label
+    (RESULTS_DIR / "retention_seeds.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
