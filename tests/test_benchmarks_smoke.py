@@ -56,6 +56,14 @@ def test_augmentation_keys(results):
     assert result["speedup"] > 0 and result["masked_variants"] > 0
     assert set(result["sentences_per_s"]) == {"batched", "word_by_word"}
     assert result["bound_s"]["mlm_forwards_alone"] > 0
+    bound, bf16 = result["bound"], result["bf16"]
+    assert bound["speedup_ceiling_equal_precision"] == pytest.approx(
+        result["median_s"]["word_by_word"] / bound["mlm_forwards_s"])
+    assert 0 <= bound["padding_share"] < 1 and isinstance(bound["target_reachable_at_equal_precision"], bool)
+    assert bf16["median_s"] > 0 and bf16["gain_over_batched_fp32"] > 0 and bf16["mlm_forwards_s"] > 0
+    assert 0 <= bf16["topk_sets_identical_share"] <= 1 and 0 <= bf16["candidates"]["share"] <= 1
+    assert bf16["candidates"]["mlm_words"] > 0
+    assert "bound" in result["statement"].lower() and "bf16" in result["statement"]
 
 
 def test_steps_keys_and_split(results):
