@@ -37,17 +37,15 @@ from .models import (
     load_teacher,
     resolve_teacher_path,
 )
-from .objective import TransformerDistillationLoss
-from .runfolder import claim_run_folder, config_hash, run_stage, save_model_atomic
-from .runtime import seed_everything
-from .train import (
+from .objective import (
     FineTuning,
     IntermediateDistillation,
     PredictionDistillation,
-    Schedule,
-    make_accelerator,
-    train,
+    TransformerDistillationLoss,
 )
+from .runfolder import claim_run_folder, config_hash, run_stage, save_model_atomic
+from .runtime import seed_everything
+from .train import Schedule, make_accelerator, train
 
 __all__ = ["Run", "prepare", "run", "SHARED_SEED", "STAGE_READS", "stage_key"]
 
