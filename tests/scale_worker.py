@@ -25,14 +25,14 @@ def main(out: Path, dropout_off: bool, kill_at: str) -> None:
     from faults import kill_after_checkpoint
     from torch import nn
 
-    from tinybert_ref import pipeline
+    from tinybert_ref import pipeline, stages
     from tinybert_ref.config import RunConfig
     from tinybert_ref.runtime import configure_logging
 
     configure_logging(quiet_libraries=True)
     kill_after_checkpoint(kill_at)
     if dropout_off:
-        build_student = pipeline.build_student
+        build_student = stages.build_student
 
         def without_dropout(*args, **kwargs):
             student = build_student(*args, **kwargs)
@@ -41,7 +41,7 @@ def main(out: Path, dropout_off: bool, kill_at: str) -> None:
                     module.p = 0.0
             return student
 
-        pipeline.build_student = without_dropout
+        stages.build_student = without_dropout
     run = pipeline.prepare(RunConfig(profile="ci"), out)
     stage_dir, result = pipeline.stage_general_distillation(run)
     gathered = _gathered_predictions(run, stage_dir)
