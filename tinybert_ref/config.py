@@ -4,6 +4,10 @@
 from the fields (help texts from the field metadata, choices from `PROFILES`), and the Python API builds
 it the same way. The recipe switches reproduce the paper's ablations (Tables 2-4): they remove stages or
 loss terms, and `variant(name)` gives the named ablation settings used by `tinybert-ref ablate`.
+
+Bad settings fail fast: `RunConfig(...)` checks what it can without reading a file (profile, precision,
+student preset, mapping syntax); `check_inputs(config)` reads the teacher's config, the GloVe and corpus
+files, and is called before any folder of a run is made (`pipeline.prepare`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from .mapping import STRATEGIES
 from .profiles import PROFILES, STUDENT_PRESETS, Profile, get_profile, override
 
-__all__ = ["RunConfig", "ABLATIONS", "PRECISIONS", "variant"]
+__all__ = ["RunConfig", "ABLATIONS", "PRECISIONS", "check_inputs", "variant"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -64,6 +68,9 @@ class RunConfig:
         get_profile(self.profile)  # fails early, naming the valid profiles
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose {', '.join(PRECISIONS)}")
+        if self.student not in STUDENT_PRESETS:
+            raise ValueError(f"unknown student preset {self.student!r}; choose one of {', '.join(STUDENT_PRESETS)}")
+        self.mapping_strategy()
         if not (self.embedding_loss or self.attention_loss or self.hidden_loss):
             raise ValueError("all intermediate losses are switched off; use intermediate_distillation=False")
 
@@ -86,6 +93,39 @@ class RunConfig:
         data = dataclasses.asdict(self)
         data["profile_overrides"] = dict(self.profile_overrides)
         return data
+
+
+def check_inputs(config: RunConfig) -> None:
+    """Check what the run will read, before it makes anything: the teacher (a folder's config and
+    tokenizer, or a hub name's, which needs the network unless cached), the mapping against the teacher's
+    depth, the GloVe file and the corpus. Each problem raises one error that names it and the fix."""
+    from .mapping import layer_mapping
+    from .models import VocabularyMismatchError, check_vocab_compatible, load_teacher
+
+    config.resolved_profile()  # --override / --batch-size values
+    teacher_config = load_teacher(config.teacher, config_only=True)
+    _, tokenizer = load_teacher(config.teacher, tokenizer_only=True)
+    try:
+        check_vocab_compatible(tokenizer, teacher_config)
+    except VocabularyMismatchError:
+        raise VocabularyMismatchError(
+            f"teacher {config.teacher!r}: its tokenizer has {len(tokenizer):,} entries but its model's vocabulary "
+            f"has {teacher_config.vocab_size:,}; the tokenizer and the weights must come from the same checkpoint "
+            "(save both with save_pretrained into one folder)") from None
+    student_layers = STUDENT_PRESETS[config.student]["num_hidden_layers"]
+    try:
+        layer_mapping(student_layers, teacher_config.num_hidden_layers, config.mapping_strategy())
+    except ValueError as error:
+        raise ValueError(f"mapping {config.mapping!r} for the {config.student} student ({student_layers} layers) "
+                         f"and the teacher ({teacher_config.num_hidden_layers} layers): {error}") from None
+    if config.glove:
+        from .augment.wordvectors import check_text_file
+
+        check_text_file(config.glove)
+    if config.corpus:
+        from .data.corpus import check_corpus
+
+        check_corpus(config.corpus)
 
 
 # name -> changes to the full recipe (paper Tables 2-4 and the mapping study of Table 5/Section 4.5)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import struct
 from pathlib import Path
@@ -169,8 +170,9 @@ def check_checkpoint(path: str | Path) -> BertConfig:
 def _fix_for(source) -> str:
     if isinstance(source, Path):
         return "check that the folder was saved with save_pretrained and copied completely"
-    return (f"{source!r} is no local folder, so it was read as a hub name: go online, or download it and "
-            f"pass its folder, or use {OFFLINE_TEACHER!r}")
+    offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+    return (f"{source!r} is no local folder, so it was read as a hub name, which needs the network{offline}: go "
+            f"online, or save the model with save_pretrained and pass its folder, or use {OFFLINE_TEACHER!r}")
 
 
 def _first_line(error: Exception) -> str:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import stages
-from .config import RunConfig
+from .config import RunConfig, check_inputs
 from .data.tasks import load_task
 from .data.tokenize import collator, tokenize_task
-from .models import VocabularyMismatchError, check_vocab_compatible, load_teacher
+from .models import load_teacher
 from .runfolder import claim_run_folder, config_hash, run_stage
 from .runtime import seed_everything
 from .train import Schedule, make_accelerator
@@ -105,24 +105,18 @@ def _run_stage(run: Run, name: str) -> tuple[Path, dict]:
 
 
 def prepare(config: RunConfig, out: str | Path, store: str | Path | None = None, force: bool = False) -> Run:
-    """Claim the run folder, load and tokenise the task, and set up the accelerator."""
+    """Check every input, set up the accelerator, load the task and the tokenizer, then claim the run
+    folder: bad input fails before any folder is made. Tokenises the task (cached in the store)."""
     out = Path(out)
     profile = config.resolved_profile()
-    accelerator = make_accelerator(config.precision)  # first: a bad --precision fails before any folder is made
-    seed_everything(config.seed)
-    claim_run_folder(out, config.to_dict(), force=force, write=accelerator.is_main_process)
+    check_inputs(config)
+    accelerator = make_accelerator(config.precision)  # fp16 on a CPU fails here
     _, tokenizer = load_teacher(config.teacher, tokenizer_only=True)
-    try:
-        check_vocab_compatible(tokenizer, load_teacher(config.teacher, config_only=True))
-    except VocabularyMismatchError as error:
-        raise VocabularyMismatchError(
-            f"teacher {config.teacher!r}: its tokenizer has {len(tokenizer):,} entries but its model's vocabulary "
-            f"has {load_teacher(config.teacher, config_only=True).vocab_size:,}; the tokenizer and the weights must "
-            "come from the same checkpoint (save both with save_pretrained into one folder)"
-        ) from error
     # The data split is fixed (seed 0, the committed manifest); config.seed varies only training.
     info, task = load_task(config.task)
     task = _limit(task, profile)
+    seed_everything(config.seed)
+    claim_run_folder(out, config.to_dict(), force=force, write=accelerator.is_main_process)
     store = Path(store) if store else out / "stages"
     with accelerator.main_process_first():  # the main process writes the token cache, the others read it
         tokenized = tokenize_task(task, tokenizer, profile.max_seq_len, cache_dir=store / "cache")

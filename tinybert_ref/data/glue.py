@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,7 +130,13 @@ def _from_hub(name: str, spec: GlueSpec) -> dict:
     import datasets
 
     log.info("loading GLUE %s from the hub (%s)", name, GLUE_HUB_NAME)
-    hub = datasets.load_dataset(GLUE_HUB_NAME, name)
+    try:
+        hub = datasets.load_dataset(GLUE_HUB_NAME, name)
+    except Exception as error:  # offline (ConnectionError), not cached, hub down: one line with the way out
+        offline = " (HF_DATASETS_OFFLINE is set)" if os.environ.get("HF_DATASETS_OFFLINE") else ""
+        raise DataError(f"GLUE {name} loads from the hub ({GLUE_HUB_NAME}), which needs the network{offline}: "
+                        f"{type(error).__name__}; download GLUE and pass the task's folder of TSV files, e.g. "
+                        f"--task glue_data/{spec.folder}") from error
     parts = {"train": hub["train"], "test": hub[spec.hub_dev]}
     return {split: {**dict(zip(_PAIR, (list(part[c]) for c in spec.hub_text), strict=False)),
                     "label": list(part["label"])} for split, part in parts.items()}

@@ -134,6 +134,9 @@ def _read_table(path: Path):
         if kind == "jsonl":
             return pd.read_json(path, lines=True)
         return pd.read_csv(path, sep="," if kind == "csv" else "\t", keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError as error:  # a subclass of ValueError: first
+        raise DataError(f"{path.name} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                        f"{error.start}); re-save it as UTF-8") from None
     except (pd.errors.EmptyDataError, ValueError) as error:
         raise DataError(f"cannot read {path.name} as {kind.upper()}: {error}; check the file's format") from None
 
