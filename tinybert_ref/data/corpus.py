@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .tasks import DataError
+from .base import DataError
 
 __all__ = ["bbc_bodies", "check_corpus", "load_text_corpus", "pack_corpus", "held_out_split"]
 

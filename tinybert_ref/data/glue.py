@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tasks import DataError, Task, TaskInfo, build_task, encode_labels
+from .base import DataError, Task, TaskInfo, build_task, encode_labels
 
 __all__ = ["GLUE_TASKS", "GLUE_HUB_NAME", "GlueSpec", "glue_task_name", "load_glue", "read_glue_tsv"]
 
