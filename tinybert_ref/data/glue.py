@@ -129,7 +129,7 @@ def _tsv_labels(values: list[str], spec: GlueSpec) -> list:
 def _from_hub(name: str, spec: GlueSpec) -> dict:
     import datasets
 
-    log.info("loading GLUE %s from the hub (%s)", name, GLUE_HUB_NAME)
+    log.debug("loading GLUE %s from the hub (%s)", name, GLUE_HUB_NAME)  # the outcome is logged (load_glue) or raised
     try:
         hub = datasets.load_dataset(GLUE_HUB_NAME, name)
     except Exception as error:  # offline (ConnectionError), not cached, hub down: one line with the way out
