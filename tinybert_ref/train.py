@@ -147,7 +147,9 @@ class _Progress:
             accelerator.load_state(str(state))
             progress = json.loads((state / "progress.json").read_text())
             self.step, self.best_score = progress["step"], progress["best_score"]
-            self.history = [row for row in _read_jsonl(self.folder / "history.jsonl") if row["step"] <= self.step]
+            # rows past the state's step are dropped; a step trained again after a kill counts with its last row
+            rows = {row["step"]: row for row in _read_jsonl(self.folder / "history.jsonl") if row["step"] <= self.step}
+            self.history = list(rows.values())
             log.info("resuming %s at step %d", self.folder, self.step)
         self.written = len(self.history)
 
