@@ -30,6 +30,6 @@ BENCHMARKS = ("inference", "augmentation", "steps", "quality", "corpus_memory", 
 
 def write_result(name: str, result: dict, out_dir: str | Path) -> Path:
     """Write `result` to `out_dir/<name>.json` atomically; returns the path."""
-    from tinybert_ref.report import write_json_atomic
+    from tinybert_ref.io import write_json_atomic
 
     return write_json_atomic(Path(out_dir) / f"{name}.json", result)

@@ -85,7 +85,7 @@ def time_notebook(path: Path, profile: str, timeout: int = 3600, save: bool = Fa
 def run(profiles=("ci",), only=None, out_dir: str | Path = RESULTS_DIR, save: bool = False) -> dict:
     """Time every notebook (or those whose name starts with one of `only`) under each profile and
     merge into out_dir/notebooks.json; returns the merged result."""
-    from tinybert_ref.report import read_json
+    from tinybert_ref.io import read_json
 
     path = Path(out_dir) / "notebooks.json"
     result = read_json(path) if path.is_file() else {"benchmark": "notebooks", "profiles": {}}

@@ -57,7 +57,7 @@ def summarise_metrics(metrics: dict) -> dict:
 def run(out_dir: str | Path = RESULTS_DIR, tiny: bool = False, metrics_paths=METRICS_PATHS,
         ablation_paths=ABLATION_PATHS) -> dict:
     """Collect what exists; write out_dir/quality.json and return it. `tiny` changes nothing here."""
-    from tinybert_ref.report import read_json
+    from tinybert_ref.io import read_json
 
     start = time.perf_counter()
     metrics_file, ablation_file = _first_existing(metrics_paths), _first_existing(ablation_paths)

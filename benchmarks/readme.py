@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import RESULTS_DIR, ROOT
 from .quality import TARGETS
+from .tables import table
 
 __all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks"]
 
@@ -43,11 +44,6 @@ def _pct(value) -> str:
 
 def _acc(value) -> str:
     return "—" if value is None else f"{value:.4f}"
-
-
-def _table(headers, rows) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "| --- |" + " ---: |" * (len(headers) - 1)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
 def _results(folder: Path) -> str:
@@ -73,7 +69,7 @@ def _results(folder: Path) -> str:
             f"headlines), profile `{first['profile']}`, seed {first['config']['seed']}. Retention = student test "
             "accuracy / teacher test accuracy (the paper: TinyBERT4 keeps 96.8% of BERT-base on GLUE). Latency: "
             f"CPU, batch {setting.get('batch')}, length {setting.get('seq_len')}, {setting.get('threads')} threads. "
-            "Model selection used the dev split only.", "", _table(
+            "Model selection used the dev split only.", "", table(
                 ["model", "test acc.", "dev acc.", "retention", "parameters", "latency ms"], rows)]
     text += _seeds_section(folder, runs)
     stage_rows, names = [], list(runs)
@@ -94,7 +90,7 @@ def _results(folder: Path) -> str:
     stage_rows.append(("**total**", *(f"**{t / 60:.1f}**" for t in totals)))
     text += ["", "Wall time of each stage, minutes, on the course machine (2 CPU cores), from each stage's "
              "`DONE.json`; \"shared\" = the stage folder of the first run, reused through "
-             "`--store`:", "", _table(["stage", *(f"`{r}` run" for r in names)], stage_rows)]
+             "`--store`:", "", table(["stage", *(f"`{r}` run" for r in names)], stage_rows)]
     mlm = first.get("stages", {}).get("mlm", {}).get("recall")
     if mlm:
         words = "content words, each hidden from the whole input" if mlm.get("words") == "content" else "words"
@@ -136,7 +132,7 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
             "each seed re-runs augmentation sampling, general distillation and both task steps): mean ± sd "
             "(sample sd). \"Beats TF-IDF\" = by more than 2 sd of the student (TF-IDF is deterministic). Minutes "
             "and memory: the slowest seed, every stage counted as if made by that run.", "",
-            _table(["model", "seeds", "test acc.", "retention", "dev retention", "beats TF-IDF", "minutes",
+            table(["model", "seeds", "test acc.", "retention", "dev retention", "beats TF-IDF", "minutes",
                     "peak GiB"], rows), "", "Retention against the aims: " + "; ".join(verdicts) + "."]
 
 
@@ -147,13 +143,13 @@ def _ablation(folder: Path) -> str:
     if "test_mean" not in ablation["rows"][0]:  # one seed, the format before step budgets
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
                  "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in ablation["rows"]]
-        return _table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
+        return table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
     stages = [s for s in _STAGE_ORDER if any(s in r["steps"] for r in ablation["rows"])]
     rows = [(f"`{r['variant']}`", len(r["seeds"]), _mean_sd(r["test_mean"], r["test_sd"]),
              _mean_sd(r["dev_mean"], r["dev_sd"]), _pct(r["retention_mean"]),
              "—" if r.get("vs_full") is None else f"{100 * r['vs_full']:+.1f}", r.get("verdict", "—"),
              *(r["steps"].get(s, "—") for s in stages)) for r in ablation["rows"]]
-    return _table(["variant", "seeds", "test acc.", "dev acc.", "retention", "vs full (points)", "verdict",
+    return table(["variant", "seeds", "test acc.", "dev acc.", "retention", "vs full (points)", "verdict",
                    *(f"steps: {s}" for s in stages)], rows)
 
 
@@ -167,7 +163,7 @@ def _speed(folder: Path) -> str:
             *((f"CPU latency, batch {k.split('_')[-1]}", f"{v:.1f}x", "9.4x (GPU)")
               for k, v in q.items() if k.startswith("latency_batch"))]
     return (f"`{q['reference']}` shape vs `{q['student']}` shape, sequence length 128, random weights "
-            f"(`benchmarks/results/inference.json`):\n\n" + _table(["ratio", "measured", "paper"], rows))
+            f"(`benchmarks/results/inference.json`):\n\n" + table(["ratio", "measured", "paper"], rows))
 
 
 def _timetable(folder: Path) -> str:
@@ -192,7 +188,7 @@ def _timetable(folder: Path) -> str:
                      f"{load[0] if load else '—'}" + (", stages of `tinybert-ref run` present"
                                                        if p != "ci" and entry.get("stages_present") else ""))
     return ("Minutes per notebook, top to bottom in a fresh kernel (`python -m benchmarks.notebooks`); "
-            + "; ".join(notes) + ".\n\n" + _table(["notebook", *(f"`{p}` min" for p in profiles)], rows))
+            + "; ".join(notes) + ".\n\n" + table(["notebook", *(f"`{p}` min" for p in profiles)], rows))
 
 
 _RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable}

@@ -8,7 +8,7 @@ Measured, at batch 32 on random token ids (no padding): examples/s of one optimi
 for the default pair (the pretrained MiniLM teacher -> TinyBERT4) and the paper's shapes (a BERT-base
 shaped teacher -> TinyBERT4 and -> TinyBERT6, random weights), under `make_accelerator("fp32")` and
 `make_accelerator("bf16")` (autocast; the losses run in fp32 inside). Each step is the calls of
-`train.IntermediateDistillation.forward` / `PredictionDistillation.forward` timed one by one:
+`objective.IntermediateDistillation.forward` / `PredictionDistillation.forward` timed one by one:
 teacher forward (no grad), student forward, losses forward, backward (student + losses), clipping +
 AdamW; and, apart, the losses' forward + backward alone on detached copies of the internals. The
 losses should be a small share of a step. Peak memory is the process's resident set size sampled

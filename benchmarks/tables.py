@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tinybert_ref.report import markdown_table
+
 from . import BENCHMARKS, RESULTS_DIR
 
 __all__ = ["load_results", "render", "write_readme"]
@@ -27,11 +29,10 @@ def load_results(folder: str | Path) -> dict[str, dict]:
             for name in BENCHMARKS if (folder / f"{name}.json").is_file()}
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence], right: Sequence[bool] | None = None) -> str:
-    right = right or [False] + [True] * (len(headers) - 1)
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---:" if r else "---" for r in right) + " |"]
-    lines += ["| " + " | ".join("—" if cell is None else str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+def table(headers: Sequence[str], rows: Sequence[Sequence], right: Sequence[bool] | None = None) -> str:
+    """A markdown table (`tinybert_ref.report.markdown_table`): the first column left-aligned, the others
+    right-aligned unless `right` says otherwise."""
+    return markdown_table(rows, headers, right=right or [False] + [True] * (len(headers) - 1))
 
 
 def _x(value) -> str | None:
@@ -65,7 +66,7 @@ def _machine_section(results: dict) -> str:
             f"commit {first.get('commit')}. Load average = runnable processes over 1 / 5 / 15 minutes: above the "
             "number of CPUs, other work shared the cores and the timings are slower and noisier than on an "
             "idle machine.\n\n"
-            + _table(["benchmark", "wall s", "load at start", "load at end", "torch threads", "started (UTC)"], rows))
+            + table(["benchmark", "wall s", "load at start", "load at end", "torch threads", "started (UTC)"], rows))
 
 
 def _inference_section(r: dict) -> str:
@@ -99,8 +100,8 @@ def _inference_section(r: dict) -> str:
     return (f"Sequence length {s['seq_len']}, {s['threads']} threads, {s['attention']} attention, random weights, "
             f"{s['model_class']} ({s['num_labels']} labels), vocabulary {s['vocab_size']:,}; latency = median of "
             f"interleaved runs ({repeats} repeats)."
-            "\n\n" + _table(headers, rows) + f"\n\n{ratios['reference']} / {ratios['student']}:\n\n"
-            + _table(["ratio", "measured", "paper"], ratio_rows)
+            "\n\n" + table(headers, rows) + f"\n\n{ratios['reference']} / {ratios['student']}:\n\n"
+            + table(["ratio", "measured", "paper"], ratio_rows)
             + f"\n\nCounting: {ratios['student']} has {_m(student['bert_model'])} parameters as a BertModel, "
             f"{_pct(student['embedding_share'])} of them in the embeddings ({_m(student['word_embeddings'])} "
             f"word embeddings alone); with the {models[ratios['student']]['shape']['hidden_size']} -> 768 "
@@ -131,7 +132,7 @@ def _augmentation_section(r: dict) -> str:
     return (f"{n} BBC headlines, K = {s['k']}, N_a = {s['n_copies']}, p_t = {s['p']}, seed {s['seed']}, batch "
             f"{s['batch_size']}, masked LM: {s['mlm']}, GloVe words: {s['glove_words_loaded']:,}; median of "
             f"{s['repeats']} interleaved runs; {r['augmented_examples']} sentences out.\n\n"
-            + _table(["what", "seconds", "sentences/s"], rows)
+            + table(["what", "seconds", "sentences/s"], rows)
             + f"\n\nSpeed-up of the batched path: **{_x(r['speedup'])}** (target >= {_x(r['target_speedup'])}). "
             f"Same candidate sets: **{equal}** ({r['words_equal']}/{r['words']} words identical, "
             f"{r['words_equal_as_sets']}/{r['words']} as sets); same augmented sentences: "
@@ -155,7 +156,7 @@ def _steps_section(r: dict) -> str:
             f"steps after a warm-up step (batch {s['warmup_batch_size']}); shares are of the step time (backward "
             "includes the losses' own backward, measured apart in 'losses forward + backward alone'). "
             f"Teachers: {', '.join(f'{k}: {v}' for k, v in s['teacher_weights'].items())}.\n\n"
-            + _table(headers, rows, [False, False, False] + [True] * 9)
+            + table(headers, rows, [False, False, False] + [True] * 9)
             + _cached_step2(r["rows"])
             + f"\n\nDESIGN.md section 8 (idle machine): {ref['pairing']} {ref['kind']} at batch {ref['batch_size']}, "
             f"length {ref['seq_len']}: {ref['examples_per_s']:.0f} examples/s.")
@@ -189,7 +190,7 @@ def _quality_section(r: dict) -> str:
                 for a, t, d, p, lat in rows]
         parts.append(f"Run `{r['sources']['laptop_metrics']}` (profile {laptop['profile']}, task {laptop['task']}, "
                      f"metric {laptop['metric']}):\n\n"
-                     + _table(["model", "test", "dev", "params", "latency ms"], rows)
+                     + table(["model", "test", "dev", "params", "latency ms"], rows)
                      + f"\n\nRetention (student / teacher): test {_pct(laptop.get('retention'))}, dev "
                      f"{_pct(laptop.get('dev_retention'))}; paper {_pct(r['targets']['paper_glue_retention'])} (GLUE), "
                      f"design aim {_pct(r['targets']['design_aim_retention'])}.")
@@ -198,7 +199,7 @@ def _quality_section(r: dict) -> str:
         rows = [(row["variant"], *(None if row.get(k) is None else f"{row[k]:.4f}"
                                    for k in ("test", "dev", "retention", "vs_full"))) for row in ablation["rows"]]
         parts.append(f"Ablations (`{r['sources']['ablation']}`):\n\n"
-                     + _table(["variant", "test", "dev", "retention", "vs full"], rows))
+                     + table(["variant", "test", "dev", "retention", "vs full"], rows))
         if ablation.get("commands"):
             parts.append("The commands that made the ablation rows:\n\n"
                          + "\n".join(f"- `{c}`" for c in ablation["commands"]))
@@ -226,7 +227,7 @@ def _corpus_memory_section(r: dict) -> str:
             f"{s['sampling_interval_s'] * 1000:.0f} ms. Anonymous = memory the process holds (RssAnon); RSS also "
             "counts pages of the memory-mapped Arrow files it has read (page cache, reclaimable); 'ready' = after "
             "imports and the tokenizer; the tree sums count memory shared by forked workers once per process.\n\n"
-            + _table(headers, rows)
+            + table(headers, rows)
             + f"\n\nText grew {_x(g['text'])} and the Arrow files on disk {_x(g['arrow_bytes'])}; the anonymous peak "
             f"of the preparing process grew {g['peak_anon']:.2f}x (process tree {g['peak_tree_anon']:.2f}x), its RSS "
             f"with the mapped files {g['peak_rss']:.2f}x.")
@@ -262,7 +263,7 @@ def _deploy_section(r: dict) -> str:
              f"{r['test_set'].get('task')}) and `bert_base` with random weights; {s['threads']} threads in every "
              f"runtime, {s['runtimes'] and 'runtimes interleaved'}, median; latency inputs: {s['latency_inputs']}; "
              f"{s['quantisation']}. Speed-up = PyTorch fp32's latency / this runtime's.",
-             _table(headers, rows, [False, False] + [True] * (len(headers) - 2))]
+             table(headers, rows, [False, False] + [True] * (len(headers) - 2))]
     if agreement:
         parts.append("\n".join(f"- {line}" for line in agreement))
     parts.append(f"Bounds: size {_x(r['bounds']['size'])} (fp32 weights take 4 bytes, int8 ones 1), int8 arithmetic "
@@ -303,7 +304,7 @@ def render(results: dict[str, dict]) -> str:
 
 def write_readme(folder: str | Path = RESULTS_DIR) -> Path:
     """Render every benchmark JSON in `folder` into folder/README.md; returns its path."""
-    from tinybert_ref.report import write_text_atomic
+    from tinybert_ref.io import write_text_atomic
 
     return write_text_atomic(Path(folder) / "README.md", render(load_results(folder)))
 

@@ -1,11 +1,12 @@
 """The `ci` profile's general distillation as `tests/test_scale.py` launches it, under torchrun or alone.
 
-    python tests/scale_worker.py OUT [--dropout-off]
-    torchrun --standalone --nproc_per_node 2 tests/scale_worker.py OUT [--dropout-off]
+    python tests/scale_worker.py OUT [--dropout-off] [--kill-at="STAGE:STEP"]
+    torchrun --standalone --nproc_per_node 2 tests/scale_worker.py OUT [--dropout-off] [--kill-at=...]
 
 Runs `pipeline.prepare` and `pipeline.stage_general_distillation` unchanged (the run's batch size is
 the global batch, so one process and two see the same batches). --dropout-off sets the student's dropout
-to 0 (the teacher runs in eval mode anyway), so the two runs can be compared step by step. The main
+to 0 (the teacher runs in eval mode anyway), so the two runs can be compared step by step. --kill-at
+makes every process kill itself after that step's checkpoint (`faults.kill_after_checkpoint`). The main
 process writes OUT/result.json: the processes, the loss history and the stage folder.
 """
 
@@ -20,16 +21,18 @@ for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.setdefault(_name, "1")
 
 
-def main(out: Path, dropout_off: bool) -> None:
+def main(out: Path, dropout_off: bool, kill_at: str) -> None:
+    from faults import kill_after_checkpoint
     from torch import nn
 
-    from tinybert_ref import pipeline
+    from tinybert_ref import pipeline, stages
     from tinybert_ref.config import RunConfig
     from tinybert_ref.runtime import configure_logging
 
     configure_logging(quiet_libraries=True)
+    kill_after_checkpoint(kill_at)
     if dropout_off:
-        build_student = pipeline.build_student
+        build_student = stages.build_student
 
         def without_dropout(*args, **kwargs):
             student = build_student(*args, **kwargs)
@@ -38,7 +41,7 @@ def main(out: Path, dropout_off: bool) -> None:
                     module.p = 0.0
             return student
 
-        pipeline.build_student = without_dropout
+        stages.build_student = without_dropout
     run = pipeline.prepare(RunConfig(profile="ci"), out)
     stage_dir, result = pipeline.stage_general_distillation(run)
     gathered = _gathered_predictions(run, stage_dir)
@@ -70,4 +73,5 @@ def _gathered_predictions(run, stage_dir: Path) -> dict:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), "--dropout-off" in sys.argv[2:])
+    kill_at = next((arg.partition("=")[2] for arg in sys.argv[2:] if arg.startswith("--kill-at=")), "")
+    main(Path(sys.argv[1]), "--dropout-off" in sys.argv[2:], kill_at)

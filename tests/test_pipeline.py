@@ -4,7 +4,6 @@ and clear errors for bad input (issue: `tinybert-ref run`)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,16 +90,19 @@ def test_a_run_folder_of_another_config_is_refused(ci_run):
 
 _GD_ONLY = """
 import sys
+sys.path.insert(0, {tests!r})
+from faults import kill_after_checkpoint
 from tinybert_ref.config import RunConfig
 from tinybert_ref.pipeline import prepare, stage_general_distillation
+kill_after_checkpoint(sys.argv[2])
 run = prepare(RunConfig(profile="ci", profile_overrides=(("gd_steps", 6),)), sys.argv[1])
 stage_general_distillation(run)
 """
 
 
 def _general_distillation(out: Path, kill_at: str | None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TINYBERT_KILL_AT": kill_at or ""}
-    return subprocess.run([sys.executable, "-c", _GD_ONLY, str(out)], env=env, capture_output=True, text=True)
+    script = _GD_ONLY.format(tests=str(Path(__file__).parent))
+    return subprocess.run([sys.executable, "-c", script, str(out), kill_at or ""], capture_output=True, text=True)
 
 
 def _gd_weights(out: Path):

@@ -29,9 +29,10 @@ LOSS_RTOL, WEIGHT_ATOL = 1e-5, 1e-5
 
 
 def _launch(out: Path, processes: int, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TINYBERT_KILL_AT": kill_at or ""}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     command = (launcher if processes > 1 else [sys.executable]) + [str(WORKER), str(out), "--dropout-off"]
+    command += [f"--kill-at={kill_at}"] if kill_at else []
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -125,8 +126,7 @@ def test_bf16_distillation_loss_is_finite_and_close_to_fp32(teacher_dir, teacher
     from tinybert_ref.internals import enable_scores, forward_with_internals
     from tinybert_ref.mapping import layer_mapping
     from tinybert_ref.models import build_student
-    from tinybert_ref.objective import TransformerDistillationLoss
-    from tinybert_ref.train import IntermediateDistillation
+    from tinybert_ref.objective import IntermediateDistillation, TransformerDistillationLoss
 
     teacher = BertModel.from_pretrained(teacher_dir)
     student = build_student("tinybert4", teacher.config, seed=0).eval()

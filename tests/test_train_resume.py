@@ -3,7 +3,6 @@ with the same accelerator (the pipeline's case: teacher, then general distillati
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,8 +56,11 @@ import logging, sys, torch
 from torch import nn
 logging.basicConfig(level=logging.INFO)
 sys.path.insert(0, {tests!r})
+from faults import kill_after_checkpoint
 from test_train_resume import _collate, _data
 from tinybert_ref.train import Schedule, make_accelerator, train
+
+kill_after_checkpoint(sys.argv[3])
 
 class Dropped(nn.Module):  # dropout: the resumed run must also restore the RNG, not only the weights
     def __init__(self):
@@ -77,8 +79,7 @@ torch.save(model.state_dict(), sys.argv[1] + "/final.pt")
 
 def _toy(folder, seed: int, kill_at: str = ""):
     script = _SCRIPT.format(tests=str(Path(__file__).parent))
-    env = {**os.environ, "TINYBERT_KILL_AT": kill_at}
-    return subprocess.run([sys.executable, "-c", script, str(folder), str(seed)], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-c", script, str(folder), str(seed), kill_at], capture_output=True,
                           text=True, timeout=300)
 
 

@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 
 from .config import ABLATIONS, RunConfig, variant
-from .report import markdown_table, write_json_atomic
+from .io import write_json_atomic
+from .report import markdown_table
 
 __all__ = ["ABLATION_SETS", "ablate", "ablation_rows", "seeded_rows"]
 
@@ -79,11 +80,12 @@ def ablate(config: RunConfig, out: str | Path, names: tuple[str, ...] | str = "a
             raise ValueError(f"unknown ablation set {names!r}; valid: {', '.join(ABLATION_SETS)}")
         names = ABLATION_SETS[names]
     seeds = tuple(seeds or (config.seed,))
+    variants = {name: variant(config, name) for name in names}  # an unknown name fails before any run
     summaries = {}
-    for name in names:
+    for name, changed in variants.items():
         log.info("ablation variant %s", name)
-        summaries[name] = run_seeds(variant(config, name), seeds, out / name,
-                                    store=Path(store) if store else out / "stages", force=force)
+        summaries[name] = run_seeds(changed, seeds, out / name, store=Path(store) if store else out / "stages",
+                                    force=force)
     rows = seeded_rows(summaries)
     if not is_main_process():  # several processes: the main one writes the table
         return summaries

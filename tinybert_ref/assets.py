@@ -13,7 +13,6 @@ from pathlib import Path
 
 __all__ = [
     "OFFLINE_TEACHER",
-    "ONLINE_TEACHER",
     "BBC_TOPICS",
     "minilm_path",
     "bbc_root",
@@ -21,7 +20,6 @@ __all__ = [
 ]
 
 OFFLINE_TEACHER = "minilm"  # the name the CLI accepts for the packaged MiniLM-L6 teacher
-ONLINE_TEACHER = "bert-base-uncased"  # the paper's teacher; needs the hub or a local copy
 BBC_TOPICS = ("business", "entertainment", "politics", "sports", "tech")
 
 

@@ -41,19 +41,25 @@ LAUNCH_HELP = """launching (the same command and code path from one CPU process 
   interrupted run resumes from its last checkpoint when the same command is launched again."""
 
 
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per RunConfig field, from its metadata (help, choices); a recipe switch becomes
+    --no-<switch>. Defaults stay None here, so an option not given keeps RunConfig's default."""
+    switches = parser.add_argument_group("ablation flags (paper Tables 2-4)")
+    for spec in dataclasses.fields(RunConfig):
+        if "help" not in spec.metadata:
+            continue
+        settings = dict(spec.metadata)
+        if spec.type == "bool":
+            switches.add_argument(f"--no-{spec.name.replace('_', '-')}", dest=spec.name, action="store_false",
+                                  default=None, help=f"switch off {settings['help']}")
+            continue
+        if spec.default is not None and spec.name != "profile":
+            settings["help"] += f" (default: {spec.default})"
+        parser.add_argument(f"--{spec.name}", type=int if spec.type == "int" else str, default=None, **settings)
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=["ci", "laptop", "paper"], default=None,
-                        help="sizes and step counts (default: $TINYBERT_PROFILE or laptop)")
-    parser.add_argument("--teacher", default="minilm", help="'minilm' (packaged, offline), a local BERT folder or a hub name")
-    parser.add_argument("--task", default="bbc", help="'bbc', a GLUE name (sst2, mrpc, ...), a GLUE TSV folder or a CSV/TSV/JSONL file")
-    parser.add_argument("--student", default="tinybert4", help="student preset: tinybert4, tinybert6 or small")
-    parser.add_argument("--mapping", default="uniform", help="uniform | top | bottom | teacher layers, e.g. 2,4,5,6")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
-                        help="fp32, or mixed precision: bf16 autocast (CPU and GPU) or fp16 autocast with loss "
-                        "scaling (GPU only; an error on a CPU). The distillation losses are always computed in "
-                        "fp32 (attention scores carry float32-min mask values). Use this, not accelerate's "
-                        "--mixed_precision")
-    parser.add_argument("--seed", type=int, default=42)
+    _add_config_options(parser)
     parser.add_argument("--seeds", default=None, metavar="S1,S2,...",
                         help="run once per training seed (e.g. 42,43,44) into OUT/seed-S/ with one shared stage "
                         "store; the teacher and the masked LM are made once (seed 42); writes OUT/seeds.json "
@@ -61,11 +67,6 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="change one profile field, e.g. --override td2_lr=3e-5 (repeatable; see "
                         "`tinybert-ref info` for the fields); recorded in config.json and report.md")
-    parser.add_argument("--mlm", default=None, help="a pretrained masked LM for augmentation (e.g. bert-base-uncased)")
-    parser.add_argument("--glove", default=None, help="a GloVe text file (default: packaged GloVe 6B 50-d)")
-    parser.add_argument("--corpus", default=None, help="general-distillation corpus: a .txt file, a folder of them, or "
-                        "(online) a hub dataset NAME[:CONFIG] with a 'text' column, e.g. wikimedia/wikipedia:20231101.en; "
-                        "read memory-mapped through `datasets`, never whole in RAM (default: BBC bodies)")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N",
                         help="global training batch (default: the profile's), split evenly over the processes")
     parser.add_argument("--out", default=None, help="run folder (default: runs/<profile>)")
@@ -75,21 +76,18 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .ablation import ABLATION_SETS
+
     parser = argparse.ArgumentParser(prog="tinybert-ref", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="distil a TinyBERT student end to end", epilog=LAUNCH_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_options(run_p)
-    flags = run_p.add_argument_group("ablation flags (paper Tables 2-4)")
-    for name in ("general_distillation", "augmentation", "task_distillation", "intermediate_distillation",
-                 "embedding_loss", "attention_loss", "hidden_loss", "distillation"):
-        flags.add_argument(f"--no-{name.replace('_', '-')}", dest=name, action="store_false",
-                           help=f"switch off {name.replace('_', ' ')}")
     ablate_p = sub.add_parser("ablate", help="run a named set of ablations and write one table")
     _add_run_options(ablate_p)
-    ablate_p.add_argument("--set", default="all", help="all | stages | losses | mapping | baselines, or variants "
-                          f"separated by commas from: {', '.join(ABLATIONS)}")
+    ablate_p.add_argument("--set", default="all", help=f"{' | '.join(ABLATION_SETS)}, or variants separated by "
+                          f"commas from: {', '.join(ABLATIONS)}")
     sweep_p = sub.add_parser("sweep", help="try profile values (e.g. learning rates) and pick on dev")
     _add_run_options(sweep_p)
     sweep_p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
@@ -105,8 +103,8 @@ def _config(args) -> RunConfig:
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     values["profile"] = get_profile(args.profile).name
-    overrides = list(getattr(args, "override", []))
-    if getattr(args, "batch_size", None) is not None:
+    overrides = list(args.override)
+    if args.batch_size is not None:
         overrides.append(f"batch_size={args.batch_size}")
     values["profile_overrides"] = parse_overrides(overrides)
     return RunConfig(**values)
@@ -123,8 +121,7 @@ def _seeds(args) -> tuple[int, ...] | None:
 
 def _info() -> None:
     from . import assets
-    from .models import STUDENT_PRESETS
-    from .profiles import PROFILES
+    from .profiles import PROFILES, STUDENT_PRESETS
 
     print("profiles:", ", ".join(PROFILES))
     laptop = dataclasses.asdict(PROFILES["laptop"])
@@ -172,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             if main_process:
                 print((Path(out) / "sweep.md").read_text())
         else:
-            from .ablation import ablate
+            from .ablation import ABLATION_SETS, ablate
 
-            names = args.set if args.set in ("all", "stages", "losses", "mapping", "baselines") else tuple(args.set.split(","))
+            names = args.set if args.set in ABLATION_SETS else tuple(args.set.split(","))
             ablate(config, out, names, force=args.force, store=args.store, seeds=seeds)
             if main_process:
                 print((Path(out) / "ablation.md").read_text())

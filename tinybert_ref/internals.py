@@ -132,14 +132,8 @@ def forward_with_internals(
     their wrapper, so gradient synchronisation still happens.
     """
     enable_scores(model)
-    outputs = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        token_type_ids=token_type_ids,
-        output_hidden_states=True,
-        output_attentions=True,
-        return_dict=True,
-    )
+    outputs = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                    output_hidden_states=True, output_attentions=True, return_dict=True)
     num_layers = _unwrap(model).config.num_hidden_layers
     if outputs.attentions is None or len(outputs.attentions) != num_layers:
         raise RuntimeError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import struct
 from pathlib import Path
@@ -24,6 +25,7 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 
 from .assets import OFFLINE_TEACHER, minilm_path
 from .internals import ATTN_IMPLEMENTATION
+from .profiles import STUDENT_PRESETS
 
 __all__ = [
     "STUDENT_PRESETS",
@@ -42,12 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# BertConfig names. "small" is a CPU preset: >= 4.5x fewer parameters than the MiniLM teacher (22.7M).
-STUDENT_PRESETS: dict[str, dict] = {
-    "tinybert4": {"num_hidden_layers": 4, "hidden_size": 312, "intermediate_size": 1200, "num_attention_heads": 12},
-    "tinybert6": {"num_hidden_layers": 6, "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12},
-    "small": {"num_hidden_layers": 4, "hidden_size": 120, "intermediate_size": 480, "num_attention_heads": 12},
-}
 _SHAPE_KEYS = ("num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads")
 _OPTIONAL_KEYS = ("hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range",
                   "layer_norm_eps", "classifier_dropout")
@@ -174,8 +170,9 @@ def check_checkpoint(path: str | Path) -> BertConfig:
 def _fix_for(source) -> str:
     if isinstance(source, Path):
         return "check that the folder was saved with save_pretrained and copied completely"
-    return (f"{source!r} is no local folder, so it was read as a hub name: go online, or download it and "
-            f"pass its folder, or use {OFFLINE_TEACHER!r}")
+    offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+    return (f"{source!r} is no local folder, so it was read as a hub name, which needs the network{offline}: go "
+            f"online, or save the model with save_pretrained and pass its folder, or use {OFFLINE_TEACHER!r}")
 
 
 def _first_line(error: Exception) -> str:

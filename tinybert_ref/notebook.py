@@ -37,10 +37,9 @@ def setup(profile: str | None = None, seed: int | None = None) -> Profile:
     # ci: nbval compares stderr of checked cells. TINYBERT_QUIET: set by the execution script that saves
     # the committed outputs (benchmarks.notebooks), which should hold no log lines, paths or progress bars.
     quiet = chosen.name == "ci" or bool(os.environ.get("TINYBERT_QUIET"))
-    configure_logging(logging.WARNING if quiet else logging.INFO, quiet_libraries=True)
+    configure_logging(logging.WARNING if quiet else logging.INFO, quiet_libraries=True, progress_bars=not quiet)
     if quiet:
         warnings.filterwarnings("ignore")
-        _silence_progress_bars()
     try:
         import matplotlib
 
@@ -49,22 +48,6 @@ def setup(profile: str | None = None, seed: int | None = None) -> Profile:
         pass
     print(run_info(chosen, seed))
     return chosen
-
-
-def _silence_progress_bars() -> None:
-    # tqdm reads TQDM_DISABLE only when it is imported, so set the default on the class as well.
-    from functools import partialmethod
-
-    from tqdm import std
-
-    os.environ["TQDM_DISABLE"] = "1"
-    std.tqdm.__init__ = partialmethod(std.tqdm.__init__, disable=True)
-    # transformers ("Loading weights") and datasets ("Map") keep switches of their own
-    import datasets
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
 
 
 def show_source(obj) -> None:
@@ -105,8 +88,8 @@ def ensure_run(profile: Profile, **changes) -> tuple[dict, Path]:
     This is the "skip ahead" path: after `tinybert-ref run` (laptop) it only evaluates and loads.
     """
     from .config import RunConfig
+    from .io import read_json
     from .pipeline import run
-    from .report import read_json
 
     config = RunConfig(profile=profile.name, **changes)
     base = run_dir(profile)

@@ -8,6 +8,11 @@
 lambda_m = 1 as in the official code, and holds the learnable projection(s) W. The prediction layer
 (m = M + 1) is a separate step in TinyBERT's task distillation: use `prediction_objective` (Eq. 10).
 Taught in notebooks 03 (mapping) and 04 (losses); used by general distillation and task step 1.
+
+What `train.train` optimises is an *objective*: a small `nn.Module` whose `forward(batch)` returns a dict
+of losses with a "total" entry: `FineTuning` (hard labels), `IntermediateDistillation` (Eq. 6/11, the
+loss above; general distillation and task step 1) or `PredictionDistillation` (Eq. 10, task step 2).
+Taught in notebooks 05 and 07.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .internals import enable_scores, forward_with_internals
 from .losses import attention_loss, embedding_loss, hidden_loss, prediction_loss
 from .mapping import validate_mapping
 
-__all__ = ["TransformerDistillationLoss", "prediction_objective"]
+__all__ = ["FineTuning", "IntermediateDistillation", "PredictionDistillation", "TransformerDistillationLoss",
+           "prediction_objective"]
 
 # Eq. 10 needs no module state: the prediction objective is the loss function itself.
 prediction_objective = prediction_loss
@@ -148,3 +155,73 @@ def _with_totals(parts: dict) -> dict:
             result[family] = torch.stack(layer_terms).sum()
     total = torch.stack(list(result.values())).sum()
     return {"total": total, **result, **{k: v for k, v in parts.items() if "/" in k}}
+
+
+# ------------------------------------------------------------------ what `train.train` optimises
+_MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _inputs(batch: dict) -> dict:
+    return {key: batch[key] for key in _MODEL_INPUTS if key in batch}
+
+
+class _FrozenTeacher:
+    """Holds the teacher outside the module tree, so checkpoints and DDP never carry its weights."""
+
+    def __init__(self, teacher: nn.Module):
+        self.model = teacher.eval().requires_grad_(False)
+
+
+class FineTuning(nn.Module):
+    """Task fine-tuning with the hard labels (teacher stage, and the student-without-distillation
+    baseline): cross-entropy (or MSE for regression) computed by the `transformers` head."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.student = model
+
+    def forward(self, batch: dict) -> dict:
+        outputs = self.student(**_inputs(batch), labels=batch["labels"])
+        return {"total": outputs.loss}
+
+
+class IntermediateDistillation(nn.Module):
+    """Transformer-layer distillation (Eq. 6 with Eq. 11 for 0 <= m <= M): embedding, attention-score
+    and hidden-state losses of the mapped layers. Used by general distillation (pretrained teacher,
+    corpus) and task distillation step 1 (fine-tuned teacher, augmented task data).
+
+    `layer_loss` is a `TransformerDistillationLoss` (holds the projections).
+    """
+
+    def __init__(self, student: nn.Module, teacher: nn.Module, layer_loss: nn.Module):
+        super().__init__()
+        self.student = enable_scores(student)
+        self.layer_loss = layer_loss
+        self._teacher = _FrozenTeacher(enable_scores(teacher))
+
+    def forward(self, batch: dict) -> dict:
+        inputs = _inputs(batch)
+        with torch.no_grad():
+            teacher_internals = forward_with_internals(self._teacher.model, **inputs)
+        student_internals = forward_with_internals(self.student, **inputs)
+        return self.layer_loss(student_internals, teacher_internals, inputs.get("attention_mask"))
+
+
+class PredictionDistillation(nn.Module):
+    """Prediction-layer distillation (Eq. 10, m = M+1): soft cross-entropy between the teacher's and
+    the student's logits at temperature t; the paper uses no hard labels here."""
+
+    def __init__(self, student: nn.Module, teacher: nn.Module, temperature: float = 1.0):
+        super().__init__()
+        self.student = student
+        self.temperature = temperature
+        self._teacher = _FrozenTeacher(teacher)
+
+    def forward(self, batch: dict) -> dict:
+        inputs = _inputs(batch)
+        teacher_logits = batch.get("teacher_logits")  # computed once per example (pipeline, step 2)
+        if teacher_logits is None:
+            with torch.no_grad():
+                teacher_logits = self._teacher.model(**inputs).logits
+        student_logits = self.student(**inputs).logits
+        return {"total": prediction_loss(student_logits, teacher_logits, self.temperature)}

@@ -18,7 +18,6 @@ NSP label convention (BertForPreTraining): 0 = IsNext, 1 = NotNext.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import re
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from .runtime import quiet_transformers
 
 __all__ = [
     "IS_NEXT",
@@ -153,19 +154,6 @@ def pretraining_batch(pairs: Sequence[NspPair], tokenizer, collator, max_len: in
     return dict(batch)
 
 
-@contextlib.contextmanager
-def _quiet_loading():
-    """Hide transformers' load report: the two new heads are missing from the encoder on purpose."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-
-
 def build_pretraining_model(encoder="minilm", seed: int = 0):
     """(BertForPreTraining, tokenizer): a pretrained encoder ("minilm", a folder, or a hub name) with
     NEW MLM and NSP heads (the MLM decoder tied to the word embeddings), seeded initialisation."""
@@ -174,7 +162,7 @@ def build_pretraining_model(encoder="minilm", seed: int = 0):
     from .models import resolve_teacher_path
 
     source = resolve_teacher_path(encoder)
-    with _quiet_loading(), torch.random.fork_rng(devices=[]):
+    with quiet_transformers(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model, info = BertForPreTraining.from_pretrained(source, output_loading_info=True)
     missing = sorted(key for key in info["missing_keys"] if not key.startswith(("cls.", "bert.pooler.")))

@@ -1,5 +1,5 @@
 """Run profiles: `ci`, `laptop` (default) and `paper`. A profile changes sizes and step counts only,
-never the code path (DESIGN.md section 3).
+never the code path (DESIGN.md section 3). The student presets (model sizes) live here too.
 
 Pick one with `get_profile(name)`; `None` reads the `TINYBERT_PROFILE` environment variable and falls
 back to `laptop`. Profiles are frozen dataclasses; `override(profile, **changes)` checks the keys.
@@ -11,9 +11,19 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-__all__ = ["Profile", "PROFILES", "get_profile", "override", "parse_overrides", "DEFAULT_PROFILE"]
+__all__ = ["Profile", "PROFILES", "STUDENT_PRESETS", "get_profile", "override", "parse_overrides", "DEFAULT_PROFILE"]
 
 DEFAULT_PROFILE = "laptop"
+# Student shapes in BertConfig names (TinyBERT, Section 4.2). "small" is a CPU preset: >= 4.5x fewer
+# parameters than the MiniLM teacher (22.7M). `tinybert_ref.models.build_student` builds them.
+STUDENT_PRESETS: dict[str, dict] = {
+    "tinybert4": {"num_hidden_layers": 4, "hidden_size": 312, "intermediate_size": 1200, "num_attention_heads": 12},
+    "tinybert6": {"num_hidden_layers": 6, "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12},
+    "small": {"num_hidden_layers": 4, "hidden_size": 120, "intermediate_size": 480, "num_attention_heads": 12},
+}
+# fields that count examples or steps per batch, evaluation or checkpoint: a 0 would divide by zero later
+_AT_LEAST_ONE = ("batch_size", "eval_batch_size", "mlm_batch_size", "checkpoint_every", "eval_every", "max_seq_len",
+                 "corpus_seq_len")
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,13 @@ class Profile:
     latency_batch: int = 1
     latency_seq_len: int = 64
     latency_repeats: int = 20
+
+    def __post_init__(self):
+        for key in _AT_LEAST_ONE:
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                flag = "--batch-size N" if key == "batch_size" else f"--override {key}=N"
+                raise ValueError(f"profile key {key} must be a whole number >= 1, got {getattr(self, key)!r}; "
+                                 f"pass {flag} with N >= 1")
 
 
 PROFILES: dict[str, Profile] = {

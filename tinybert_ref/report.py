@@ -11,19 +11,19 @@ The pipeline (summary.py) writes RUN_DIR/metrics.json with this schema (every ke
      "baselines": {"tfidf": {"metric", "model", "features", ...}},
      "stages": {name: {"wall_s": float, ...}}, "figures": [paths relative to RUN_DIR]}
 
-`render_report` turns it into RUN_DIR/report.md; notebook 09 reads the same file. JSON files are
-written atomically (temporary file + os.replace), so an interrupted run never leaves half a file.
+`render_report` turns it into RUN_DIR/report.md; notebook 09 reads the same file. Both are written
+atomically (`tinybert_ref.io`, whose writers are re-exported here), so an interrupted run never leaves
+half a file.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from .io import json_default, read_json, write_json_atomic, write_text_atomic
 
 __all__ = [
     "write_json_atomic",
@@ -40,54 +40,6 @@ log = logging.getLogger(__name__)
 FIGURE_SUFFIXES = (".png", ".gif", ".svg")
 
 
-def _json_default(value):
-    """JSON for what metrics dicts tend to hold besides plain types: numpy values, paths, dataclasses."""
-    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON; convert it to a number, string, list or dict")
-
-
-def _atomic_write(path, write) -> Path:
-    """Call write(file) on a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def write_json_atomic(path, obj, indent: int = 2) -> Path:
-    """Write `obj` as JSON to `path` atomically: the old file stays intact if anything fails midway."""
-    return _atomic_write(path, lambda file: json.dump(obj, file, indent=indent, default=_json_default))
-
-
-def write_text_atomic(path, text: str) -> Path:
-    """Write `text` to `path` atomically (temporary file + os.replace)."""
-    return _atomic_write(path, lambda file: file.write(text))
-
-
-def read_json(path):
-    """Read a JSON file; a missing file raises FileNotFoundError naming the path."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no JSON file at {path}; has the run that writes it finished?")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def write_metrics(run_dir, metrics: Mapping) -> Path:
     """RUN_DIR/metrics.json (schema in this module's docstring), written atomically."""
     return write_json_atomic(Path(run_dir) / "metrics.json", metrics)
@@ -101,22 +53,27 @@ def _cell(value, floatfmt: str) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(rows: Sequence[Mapping], columns: Sequence[str], floatfmt: str = ".4f",
-                   headers: Mapping[str, str] | None = None) -> str:
-    """A GitHub markdown table of `rows` (dicts) over `columns`; missing or None cells show "—".
+def markdown_table(rows: Sequence, columns: Sequence[str], floatfmt: str = ".4f",
+                   headers: Mapping[str, str] | None = None, right: Sequence[bool] | None = None) -> str:
+    """A GitHub markdown table of `rows` over `columns`; missing or None cells show "—".
 
-    Floats use `floatfmt`; numeric columns are right-aligned. headers: display names for columns.
+    rows: dicts (cells by column name) or sequences (cells in column order). Floats use `floatfmt`.
+    headers: display names for columns. right: which columns are right-aligned (default: the numeric
+    ones). The report, the CLI's ablation and seed tables and the benchmarks' README tables use it.
     """
     headers = headers or {}
-    lines = ["| " + " | ".join(headers.get(c, c) for c in columns) + " |"]
-    aligns = []
-    for column in columns:
-        present = [row.get(column) for row in rows if row.get(column) is not None]
-        numeric = bool(present) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
-        aligns.append("---:" if numeric else "---")
-    lines.append("| " + " | ".join(aligns) + " |")
-    lines += ["| " + " | ".join(_cell(row.get(c), floatfmt) for c in columns) + " |" for row in rows]
+    cells = [[row.get(c) for c in columns] if isinstance(row, Mapping) else list(row) for row in rows]
+    if right is None:
+        right = [_numeric([row[i] for row in cells]) for i in range(len(columns))]
+    lines = ["| " + " | ".join(headers.get(c, c) for c in columns) + " |",
+             "| " + " | ".join("---:" if r else "---" for r in right) + " |"]
+    lines += ["| " + " | ".join(_cell(value, floatfmt) for value in row) + " |" for row in cells]
     return "\n".join(lines)
+
+
+def _numeric(values) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present)
 
 
 def _params(value) -> str | None:
@@ -292,7 +249,7 @@ def render_report(metrics: Mapping, figures: Sequence[str] | None = None) -> str
     lines += _per_class_section(metrics) + _stages_section(metrics) + _baselines_section(metrics)
     lines += _figures_section((metrics.get("figures") or []) if figures is None else figures)
     if metrics.get("config"):
-        config = json.dumps(metrics["config"], indent=2, default=_json_default)
+        config = json.dumps(metrics["config"], indent=2, default=json_default)
         lines += ["<details><summary>Run configuration</summary>", "", "```json", config, "```", "",
                   "</details>", ""]
     return "\n".join(lines)

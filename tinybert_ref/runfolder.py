@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["ConfigMismatchError", "config_hash", "claim_run_folder", "peak_rss_gib", "run_stage", "save_model_atomic",
-           "stage_done"]
+from .io import write_json_atomic
+
+__all__ = ["ConfigMismatchError", "config_hash", "claim_run_folder", "peak_rss_gib", "run_stage", "stage_done"]
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,7 @@ def config_hash(obj) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, sort_keys=True, default=str)
 
 
 def claim_run_folder(run_dir: Path, config: dict, force: bool = False, write: bool = True) -> None:
@@ -152,16 +150,3 @@ def _wait_for_main(stage_dir: Path, name: str, poll_s: float = 1.0) -> dict:
         if (stage_dir / "FAILED").is_file():
             raise RuntimeError(f"stage {name} failed on the main process: {(stage_dir / 'FAILED').read_text()}")
         time.sleep(poll_s)
-
-
-def save_model_atomic(model, target: Path, tokenizer=None) -> None:
-    """`save_pretrained` into a temporary folder, then swap it in place of `target`."""
-    tmp, old = target.with_name(target.name + ".tmp"), target.with_name(target.name + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(tmp)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import RunConfig
-from .report import markdown_table, write_json_atomic
+from .io import write_json_atomic
+from .report import markdown_table
 
 __all__ = ["run_seeds", "summarize_seeds", "beats", "seeds_table"]
 

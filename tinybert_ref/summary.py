@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 
 from .evaluate import evaluate_model, measure_latency, per_class_report, predict, tfidf_baseline
+from .io import save_model_atomic
 from .models import count_parameters
 from .report import write_metrics, write_report
-from .runfolder import peak_rss_gib, save_model_atomic
+from .runfolder import peak_rss_gib
 
 __all__ = ["finalize", "STAGE_FIGURES"]
 
@@ -28,14 +29,11 @@ STAGE_FIGURES = ("general_distillation", "task_distillation_1", "task_distillati
 
 def _assess(run, model, name: str) -> dict:
     """Dev and test metrics (each process scores its shard; the predictions are gathered in order)."""
-    from torch.utils.data import DataLoader
-
-    from .evaluate import shard
+    from .stages import split_loader
 
     out = {"params": count_parameters(model)}
     for split in ("dev", "test"):
-        loader = DataLoader(shard(run.tokenized[split], run.accelerator), batch_size=run.profile.eval_batch_size,
-                            collate_fn=run.collate)
+        loader = split_loader(run, split)
         out[f"{split}_metrics"] = evaluate_model(model, loader, run.info.metric, device=run.accelerator.device,
                                                  accelerator=run.accelerator)
         out[f"{split}_metric"] = out[f"{split}_metrics"]["metric"]

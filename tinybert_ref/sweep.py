@@ -14,8 +14,9 @@ import logging
 from pathlib import Path
 
 from .config import RunConfig
+from .io import write_json_atomic
 from .profiles import parse_overrides
-from .report import markdown_table, write_json_atomic
+from .report import markdown_table
 
 __all__ = ["parse_grid", "sweep"]
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from .io import open_atomic
 
 __all__ = [
     "attention_heatmap",
@@ -365,15 +366,8 @@ def save_gif(frames, path, duration_ms: int = 600, loop: int = 0, dpi: int = 80)
     size = images[0].size
     images = [image if image.size == size else image.resize(size) for image in images]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms,
+    with open_atomic(path, "wb") as file:
+        images[0].save(file, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms,
                        loop=loop, disposal=2)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     log.info("wrote %s (%d frames)", path, len(images))
     return path

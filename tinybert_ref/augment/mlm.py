@@ -14,7 +14,6 @@ predictions at [MASK] positions) live here too, so augmentation and recall see w
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Sequence
@@ -23,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from ..runtime import quiet_transformers
 
 __all__ = [
     "STOP_WORDS",
@@ -151,19 +152,6 @@ def _mlm_head(model):
 
 
 # ------------------------------------------------------------------------- build and train
-@contextlib.contextmanager
-def _quiet_transformers():
-    """Hide transformers' load report: the new head's weights are missing on purpose."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-
-
 def build_mlm_from_encoder(encoder_dir):
     """(BertForMaskedLM, tokenizer): the encoder in `encoder_dir` (a folder, or "minilm") plus a NEW
     MLM head (transform + decoder tied to the word embeddings), initialised as BERT initialises it.
@@ -175,7 +163,7 @@ def build_mlm_from_encoder(encoder_dir):
     source = resolve_teacher_path(encoder_dir)
     if isinstance(source, Path):
         check_checkpoint(source)
-    with _quiet_transformers():
+    with quiet_transformers():
         model, info = BertForMaskedLM.from_pretrained(source, output_loading_info=True)
     missing = sorted(key for key in info["missing_keys"] if not key.startswith("cls."))
     if missing:
@@ -319,7 +307,7 @@ def load_pretrained_mlm(name_or_path):
     if isinstance(source, Path):
         check_checkpoint(source)
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             model, info = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True)
         tokenizer = AutoTokenizer.from_pretrained(source)
     except Exception as error:

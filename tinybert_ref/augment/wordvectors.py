@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["WordVectors", "WordVectorsError"]
+__all__ = ["WordVectors", "WordVectorsError", "check_text_file"]
 
 log = logging.getLogger(__name__)
 _SCORE_BUDGET = 64 * 2**20  # bytes of (queries, vocabulary) similarity scores held at once
@@ -80,10 +80,7 @@ class WordVectors:
         memory stays at the size of the matrix.
         """
         path = Path(path).expanduser()
-        if not path.is_file():
-            raise WordVectorsError(f"no word-vector file at {path}: download a GloVe text file (e.g. "
-                                   "glove.6B.300d.txt) and pass its path, or use "
-                                   "WordVectors.from_glove_package()")
+        check_text_file(path)
         rows, dim = _count_rows(path, limit)
         matrix = np.empty((rows, dim), dtype=np.float32)
         words: list[str] = []
@@ -151,23 +148,37 @@ class WordVectors:
         return self.index.get(word.lower()) if row is None else row
 
 
+def check_text_file(path) -> None:
+    """Fail fast on what `WordVectors.from_text_file` would fail on: no file, or a first line that is not
+    "word f1 f2 ... fd" (a GloVe text file). Reads the first non-empty line only."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise WordVectorsError(f"no word-vector file at {path}: download a GloVe text file (e.g. glove.6B.300d.txt) "
+                               "and pass its path, or use the packaged GloVe 6B 50-d (WordVectors.from_glove_package)")
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    fields = first.rstrip().split(" ")
+    if not first:
+        raise WordVectorsError(f"{path} is empty: pass a GloVe text file with one 'word f1 ... fd' per line")
+    if len(fields) < 2:
+        raise WordVectorsError(f"{path}, line 1 has no vector after the word: the file must hold "
+                               "'word f1 f2 ... fd' per line (a GloVe text file)")
+    if not all(map(_is_number, fields[len(fields) // 2:])):  # the vector: at least the last half of the fields
+        raise WordVectorsError(f"{path} is not a GloVe text file: its first line {first.strip()[:40]!r} is not "
+                               "'word f1 f2 ... fd'; pass a GloVe text file (e.g. glove.6B.300d.txt)")
+
+
 def _count_rows(path: Path, limit: int | None) -> tuple[int, int]:
-    """(number of non-empty lines up to `limit`, vector dimension from the first line)."""
+    """(number of non-empty lines up to `limit`, vector dimension from the first line) of a checked file."""
     rows, dim = 0, None
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if not line.strip():
                 continue
-            if dim is None:
-                dim = len(line.rstrip().split(" ")) - 1
-                if dim < 1:
-                    raise WordVectorsError(f"{path}, line 1 has no vector after the word: the file must hold "
-                                           "'word f1 f2 ... fd' per line (a GloVe text file)")
+            dim = len(line.rstrip().split(" ")) - 1 if dim is None else dim  # checked by check_text_file
             rows += 1
             if limit is not None and rows >= limit:
                 break
-    if dim is None:
-        raise WordVectorsError(f"{path} is empty: pass a GloVe text file with one 'word f1 ... fd' per line")
     return rows, dim
 
 

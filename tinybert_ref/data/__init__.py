@@ -1,7 +1,8 @@
 """Data for TinyBERT: tasks (train / dev / test DatasetDicts), the general-distillation corpus and
 tokenisation.
 
-    tasks.py     TaskInfo, Task, DataError, load_task ("bbc", GLUE names or folders, CSV/TSV/JSONL files)
+    base.py      TaskInfo, Task, DataError, label encoding, seeded splits, build_task, task_report
+    tasks.py     load_task ("bbc", GLUE names or folders, CSV/TSV/JSONL files), load_table
     bbc.py       the BBC headline task, its de-duplication and committed split manifest
     glue.py      GLUE by name (online) or from a folder of GLUE TSV files
     corpus.py    BBC bodies without test articles, text corpora, packing into fixed-length blocks

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tasks import DataError, Task, TaskInfo, build_task, split_indices
+from .base import DataError, Task, TaskInfo, build_task, split_indices
 
 __all__ = ["Article", "MANIFEST_PATH", "TEST_SIZE", "DEV_SIZE", "MANIFEST_SEED", "read_articles", "deduplicate",
            "make_manifest", "write_manifest", "bbc_splits", "load_bbc_headlines", "bbc_report"]
@@ -184,7 +184,7 @@ def load_bbc_headlines(seed: int = 0, manifest_path=None, root=None) -> Task:
 def bbc_report(seed: int = 0) -> dict:
     """Data report for notebook 07 and the run report: sizes and counts per split and class,
     duplicates removed, undecodable files."""
-    from .tasks import task_report
+    from .base import task_report
 
     articles = read_articles()
     _, dedup = bbc_splits(seed)

@@ -11,13 +11,14 @@ Corpora are `datasets.Dataset`s with a `text` column (one document or line per r
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 
-from .tasks import DataError
+from .base import DataError
 
-__all__ = ["bbc_bodies", "load_text_corpus", "pack_corpus", "held_out_split"]
+__all__ = ["bbc_bodies", "check_corpus", "load_text_corpus", "pack_corpus", "held_out_split"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,23 @@ def load_text_corpus(paths, sample_by: str = "line", config=None, split: str = "
         raise DataError(f"the corpus {paths} holds no text; point it at non-empty .txt files")
     log.info("text corpus: %d rows from %s", len(corpus), paths)
     return corpus
+
+
+def check_corpus(paths) -> None:
+    """What `load_text_corpus(paths)` will fail on, found without reading the corpus: no such path, a
+    folder without .txt files, files without text, or a hub name while offline. Raises DataError."""
+    files = _text_files(paths)
+    if files is None:
+        if os.environ.get("HF_DATASETS_OFFLINE") or os.environ.get("HF_HUB_OFFLINE"):
+            raise DataError(f"the corpus {paths!r} is a hub dataset name, which needs the network, but "
+                            "HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set; pass a local .txt file or a folder of them")
+    elif not any(_has_text(file) for file in files):
+        raise DataError(f"the corpus {paths} holds no text (only empty files); pass non-empty .txt files")
+
+
+def _has_text(file: Path) -> bool:
+    with open(file, encoding="utf-8", errors="replace") as handle:
+        return any(line.strip() for line in handle)
 
 
 def _text_files(paths):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tasks import DataError, Task, TaskInfo, build_task, encode_labels
+from .base import DataError, Task, TaskInfo, build_task, encode_labels
 
 __all__ = ["GLUE_TASKS", "GLUE_HUB_NAME", "GlueSpec", "glue_task_name", "load_glue", "read_glue_tsv"]
 
@@ -128,8 +129,14 @@ def _tsv_labels(values: list[str], spec: GlueSpec) -> list:
 def _from_hub(name: str, spec: GlueSpec) -> dict:
     import datasets
 
-    log.info("loading GLUE %s from the hub (%s)", name, GLUE_HUB_NAME)
-    hub = datasets.load_dataset(GLUE_HUB_NAME, name)
+    log.debug("loading GLUE %s from the hub (%s)", name, GLUE_HUB_NAME)  # the outcome is logged (load_glue) or raised
+    try:
+        hub = datasets.load_dataset(GLUE_HUB_NAME, name)
+    except Exception as error:  # offline (ConnectionError), not cached, hub down: one line with the way out
+        offline = " (HF_DATASETS_OFFLINE is set)" if os.environ.get("HF_DATASETS_OFFLINE") else ""
+        raise DataError(f"GLUE {name} loads from the hub ({GLUE_HUB_NAME}), which needs the network{offline}: "
+                        f"{type(error).__name__}; download GLUE and pass the task's folder of TSV files, e.g. "
+                        f"--task glue_data/{spec.folder}") from error
     parts = {"train": hub["train"], "test": hub[spec.hub_dev]}
     return {split: {**dict(zip(_PAIR, (list(part[c]) for c in spec.hub_text), strict=False)),
                     "label": list(part["label"])} for split, part in parts.items()}

@@ -12,12 +12,11 @@ import json
 import logging
 from pathlib import Path
 
-from .tasks import DataError
+from .base import DataError
 
-__all__ = ["tokenize_task", "collator", "check_max_seq_len", "MODEL_COLUMNS"]
+__all__ = ["tokenize_task", "collator", "check_max_seq_len"]
 
 log = logging.getLogger(__name__)
-MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")
 _CACHE_VERSION = "tokenize_task-1"  # bump when the encoding below changes, to invalidate old caches
 _NO_LIMIT = 1_000_000  # transformers sets model_max_length to a huge number when it is unknown
 

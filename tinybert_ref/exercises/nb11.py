@@ -77,7 +77,7 @@ q1 = TensorExercise(
     make_inputs=_weights,
     extra_inputs=[_weights_skewed],
     describe="(out, in) = (24, 16)",
-    locate=lambda index: f"row {index[0]}, column {index[1]}",
+    locate=("row", "column"),
     atol=1e-6,
     mistakes=[
         Mistake("not_dequantized", lambda w: _codes(w), "you returned the integers q; return what the graph "
@@ -169,7 +169,7 @@ q2 = TensorExercise(
     make_inputs=_activations,
     extra_inputs=[_positive_activations],
     describe="(B, L, D) = (4, 8, 16)",
-    locate=lambda index: f"batch {index[0]}, position {index[1]}, feature {index[2]}",
+    locate=("batch", "position", "feature"),
     atol=1e-6,
     mistakes=[
         Mistake("not_dequantized", _uint8_integers, "you returned the codes q (0..255); return (q - z) * s"),
