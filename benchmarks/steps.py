@@ -202,7 +202,7 @@ def _summary(kind: str, laps: list[dict], alone: list[float], batch_size: int) -
     step = statistics.median(sum(lap.values()) for lap in laps)
     cached = {}
     if kind == "task_step2":
-        # The pipeline computes step 2's teacher logits once per example (pipeline._with_teacher_logits),
+        # The pipeline computes step 2's teacher logits once per example (stages._with_teacher_logits),
         # so its steps are these steps without the teacher forward.
         without = statistics.median(sum(v for name, v in lap.items() if name != "teacher_forward") for lap in laps)
         cached = {"cached_teacher_logits": {"step_s": without, "examples_per_s": batch_size / without,
