@@ -26,7 +26,7 @@ def load_results(folder: str | Path) -> dict[str, dict]:
     """{benchmark name: its JSON} for the benchmark files present in `folder`."""
     folder = Path(folder)
     return {name: json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-            for name in BENCHMARKS if (folder / f"{name}.json").is_file()}
+            for name in (*BENCHMARKS, "gpu") if (folder / f"{name}.json").is_file()}
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence], right: Sequence[bool] | None = None) -> str:
@@ -95,7 +95,7 @@ def _inference_section(r: dict) -> str:
         (f"parameters, student + projection W ({student['with_projection'] / 1e6:.2f}M)",
          _x(ratios["params_with_projection"]), _x(paper["smaller"])),
         ("parameters without embeddings (encoder only)", _x(ratios["params_non_embedding"]), None),
-        ("FLOPs per example (the bound for latency)", _x(ratios["flops"]), None),
+        ("FLOPs per example (the latency ratio if every FLOP took the same time)", _x(ratios["flops"]), None),
     ] + [(f"latency, batch {b}", _x(ratios[f"latency_batch_{b}"]), _x(paper["faster"])) for b in batches]
     return (f"Sequence length {s['seq_len']}, {s['threads']} threads, {s['attention']} attention, random weights, "
             f"{s['model_class']} ({s['num_labels']} labels), vocabulary {s['vocab_size']:,}; latency = median of "
@@ -136,7 +136,8 @@ def _augmentation_section(r: dict) -> str:
             + f"\n\nSpeed-up of the batched path: **{_x(r['speedup'])}** (target >= {_x(r['target_speedup'])}). "
             f"Same candidate sets: **{equal}** ({r['words_equal']}/{r['words']} words identical, "
             f"{r['words_equal_as_sets']}/{r['words']} as sets); same augmented sentences: "
-            f"{'yes' if r['outputs_equal'] else 'no'}.")
+            f"{'yes' if r['outputs_equal'] else 'no'}."
+            + (f"\n\n{r['statement']}" if "statement" in r else ""))  # bf16 and the equal-precision ceiling
 
 
 def _steps_section(r: dict) -> str:
@@ -299,6 +300,9 @@ def render(results: dict[str, dict]) -> str:
     for name, (title, section) in _SECTIONS.items():
         if name in results:
             lines += ["", f"## {title}", "", section(results[name])]
+    from .gpu import readme_section  # imports torch: only when rendering
+
+    lines += ["", readme_section(results.get("gpu")).rstrip("\n")]  # how to run it, even before a GPU result
     return "\n".join(lines) + "\n"
 
 
