@@ -2,6 +2,7 @@
 `not_attempted`, and each catalogued mistake, written as a learner would, is named by its code."""
 
 import importlib.util
+import math
 from pathlib import Path
 
 import pytest
@@ -60,12 +61,29 @@ def test_references_agree_with_the_package():
     (lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1], "wrong_scale"),
     (lambda q, k: torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1), "softmax_applied"),
     (lambda q, k: k @ q.transpose(-2, -1) / 8 ** 0.5, "queries_keys_swapped"),
-    (lambda q, k: q @ k.transpose(-2, -1) / 2.0, "values"),
+    (lambda q, k: q @ k.transpose(-2, -1) / 8 ** 0.5, "hardcoded_scale"),  # right for d_k = 8 only
+    (lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(32), "hardcoded_scale"),  # the notebook's d_k
+    (lambda q, k: q @ k.transpose(-2, -1) / 2.0, "hardcoded_scale"),  # sqrt(4), the worked example's d_k
+    (lambda q, k: q @ k.transpose(-2, -1) / 3.0, "values"),
+    (lambda q, k: q @ k.transpose(-2, -1) / q.size(1) ** 0.5, "values"),  # H, not d_k
+    (lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1]), "correct"),
     (lambda q, k: q.transpose(-2, -1) @ k, "shape"),
     (lambda q, k: q @ k, "raises"),
 ])
 def test_q1_mistakes(answer, code):
     assert nb01.q1.check(answer).code == code
+
+
+def test_q1_probes_vary_the_head_size():
+    """A scale written as a number passes one probe at most: the probes' d_k differ from each other."""
+    probes = [nb01.q1.make_inputs, *nb01.q1.extra_inputs]
+    assert [make()[0].shape[-1] for make in probes] == list(nb01.PROBE_HEAD_SIZES)
+    assert len(set(nb01.PROBE_HEAD_SIZES)) == len(probes) >= 3
+
+
+def test_hardcoded_scale_message_names_the_mistake():
+    result = nb01.q1.check(lambda q, k: q @ k.transpose(-2, -1) / 8 ** 0.5)
+    assert not result.passed and "sqrt(8)" in result.message and "q.size(-1)" in result.message
 
 
 def _fill(value):

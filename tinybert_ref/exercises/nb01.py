@@ -29,9 +29,21 @@ def attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return scaled_dot_product_attention(q, k, k).scores
 
 
-def _qk() -> tuple:
-    generator = torch.Generator().manual_seed(1)
-    return torch.randn(2, 3, 5, 8, generator=generator), torch.randn(2, 3, 5, 8, generator=generator)  # d_k = 8
+def _qk(shape: tuple = (2, 3, 5, 8), seed: int = 1) -> tuple:
+    """(q, k), each (B, H, L, d_k); the first probe has d_k = 8, the others d_k = 4 and 32 (set apart from
+    H and L), so that a scale that does not read d_k from the input passes one probe at most."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=generator), torch.randn(*shape, generator=generator)
+
+
+PROBE_HEAD_SIZES = (8, 4, 32)  # d_k of the probes, in order
+
+
+def _hardcoded(d_k: int) -> Mistake:
+    return Mistake("hardcoded_scale", lambda q, k: q @ k.transpose(-2, -1) / d_k ** 0.5,
+                   f"the scale is a fixed number (you divided by sqrt({d_k}) whatever the input): Eq. 1 divides by "
+                   f"sqrt(d_k), and d_k is the head size of the input, q.size(-1). The probes use d_k = "
+                   f"{', '.join(map(str, PROBE_HEAD_SIZES))}, so a constant is right for one of them at most")
 
 
 q1 = TensorExercise(
@@ -46,7 +58,8 @@ q1 = TensorExercise(
     reference=attention_scores,
     shown_solution=scaled_dot_product_attention,
     make_inputs=_qk,
-    describe="(B, H, L, L) = (2, 3, 5, 5)",
+    extra_inputs=[lambda: _qk((2, 3, 5, 4), seed=6), lambda: _qk((1, 2, 6, 32), seed=7)],
+    describe="(B, H, L, L)",
     locate=_where,
     mistakes=[
         Mistake("missing_scale", lambda q, k: q @ k.transpose(-2, -1),
@@ -59,8 +72,11 @@ q1 = TensorExercise(
                 "distils exactly these scores)"),
         Mistake("queries_keys_swapped", lambda q, k: k @ q.transpose(-2, -1) / q.size(-1) ** 0.5,
                 "rows and columns are swapped (K Q^T): rows must be queries, columns keys"),
+        # the probes' head sizes, which are also the notebook's (32 in section 1, 4 in the worked example)
+        *(_hardcoded(d_k) for d_k in PROBE_HEAD_SIZES),
     ],
-    success="you computed A = Q K^T / sqrt(d_k), the pre-softmax scores that TinyBERT distils (Eq. 7).",
+    success="you computed A = Q K^T / sqrt(d_k) for any head size d_k, the pre-softmax scores that TinyBERT "
+            "distils (Eq. 7).",
 )
 
 
