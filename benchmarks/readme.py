@@ -159,7 +159,7 @@ def _speed(folder: Path) -> str:
         return "Not measured yet: run `python -m benchmarks --only inference`."
     q = inference["ratios"]
     rows = [("parameters", f"{q['params_with_projection']:.1f}x", "7.5x"),
-            ("FLOPs per example (the bound)", f"{q['flops']:.1f}x", "—"),
+            ("FLOPs per example (the ratio if every FLOP took the same time)", f"{q['flops']:.1f}x", "—"),
             *((f"CPU latency, batch {k.split('_')[-1]}", f"{v:.1f}x", "9.4x (GPU)")
               for k, v in q.items() if k.startswith("latency_batch"))]
     return (f"`{q['reference']}` shape vs `{q['student']}` shape, sequence length 128, random weights "
