@@ -43,7 +43,15 @@ TABLES = {
         ("raises", lambda s, t, m: s @ t.transpose(0, 1)),
         ("values", lambda s, t, m: _squares(s, t, m).mean() * 1.5),
     ], passes=[attention_loss, lambda s, t, m: _squares(s, t, m).mean()]),
-    "q2": Table("my_prediction_loss", wrong=[
+    "q2": Table("my_hidden_loss", wrong=[
+        ("projection_on_teacher", lambda s, te, w: ((s - te @ w.T) ** 2).mean()),
+        ("sum_not_mean", lambda s, te, w: ((s @ w - te) ** 2).sum()),
+        ("sum_over_width", lambda s, te, w: ((s @ w - te) ** 2).sum(-1).mean()),
+        ("root_mean_square", lambda s, te, w: torch.sqrt(F.mse_loss(s @ w, te))),
+        ("raises", lambda s, te, w: F.mse_loss(s @ w.T, te)),
+        ("values", lambda s, te, w: F.mse_loss(s @ w, te) + 0.1),
+    ], passes=[lambda s, te, w: F.mse_loss(s @ w, te)]),
+    "q3": Table("my_prediction_loss", wrong=[
         ("temperature_squared", lambda s, te, t: t * t * _soft_ce(s, te, t)),
         ("temperature_squared", lambda s, te, t: _kl(s, te, t) * t ** 2),  # Hinton et al.'s KL form
         ("temperature_ignored", lambda s, te, t: _soft_ce(s, te, 1.0)),
@@ -57,14 +65,6 @@ TABLES = {
         ("shape", lambda s, te, t: -(F.softmax(te / t, -1) * F.log_softmax(s / t, -1)).sum(-1)),
         ("wrong_type", lambda s, te, t: float(_soft_ce(s, te, t))),
     ], passes=[prediction_loss, _soft_ce]),
-    "q3": Table("my_hidden_loss", wrong=[
-        ("projection_on_teacher", lambda s, te, w: ((s - te @ w.T) ** 2).mean()),
-        ("sum_not_mean", lambda s, te, w: ((s @ w - te) ** 2).sum()),
-        ("sum_over_width", lambda s, te, w: ((s @ w - te) ** 2).sum(-1).mean()),
-        ("root_mean_square", lambda s, te, w: torch.sqrt(F.mse_loss(s @ w, te))),
-        ("raises", lambda s, te, w: F.mse_loss(s @ w.T, te)),
-        ("values", lambda s, te, w: F.mse_loss(s @ w, te) + 0.1),
-    ], passes=[lambda s, te, w: F.mse_loss(s @ w, te)]),
 }
 
 test_passes, test_not_attempted, test_wrong_answer, test_catalogue = exercise_tests(nb04, TABLES)

@@ -1,8 +1,11 @@
 """Checkers for notebook 04 (the distillation losses, TinyBERT Eq. 7, 8 and 10).
 
     q1  my_attention_loss(student_scores, teacher_scores, mask)   Eq. 7, with the padding neutralised
-    q2  my_prediction_loss(student_logits, teacher_logits, t)     Eq. 10, soft cross-entropy at temperature t
-    q3  my_hidden_loss(student_hidden, teacher_hidden, W_h)       Eq. 8, MSE(H^S W_h, H^T)
+    q2  my_hidden_loss(student_hidden, teacher_hidden, W_h)       Eq. 8, MSE(H^S W_h, H^T)
+    q3  my_prediction_loss(student_logits, teacher_logits, t)     Eq. 10, soft cross-entropy at temperature t
+
+Numbered in the notebook's order: each exercise sits in the section of its equation, before the package's
+version is shown (predict, then reveal).
 
 Each wrong variant in `mistakes` is computed on the probe inputs and named when the answer matches
 it (STYLE.md section 3). The references are the package's `tinybert_ref.losses` functions.
@@ -120,7 +123,53 @@ q1 = TensorExercise(
 )
 
 
-# --------------------------------------------------------------------------------- q2: Eq. 10
+# ---------------------------------------------------------------------------------- q2: Eq. 8
+def _hidden_probe():
+    """(student_hidden, teacher_hidden, W_h): (B, L, D') = (2, 8, 312), (B, L, D) = (2, 8, 384),
+    W_h (D', D) = (312, 384), the TinyBERT4 and MiniLM widths."""
+    generator = torch.Generator().manual_seed(20)
+    student = torch.randn(2, 8, 312, generator=generator)
+    teacher = torch.randn(2, 8, 384, generator=generator)
+    projection = 0.05 * torch.randn(312, 384, generator=generator)
+    return student, teacher, projection
+
+
+def reference_hidden_loss(student_hidden, teacher_hidden, w_h):
+    """Eq. 8 with W_h given as a (D', D) matrix: the package's `hidden_loss` with the projection x @ W_h."""
+    return hidden_loss(student_hidden, teacher_hidden, lambda states: states @ w_h)
+
+
+q2 = TensorExercise(
+    name="hidden-state loss (Eq. 8)",
+    hints=[
+        "The student is narrower (D' = 312) than the teacher (D = 384). Eq. 8 maps the *student* into the "
+        "teacher's space with the learnable W_h before comparing: MSE(H^S W_h, H^T).",
+        "W_h has shape (D', D) = (312, 384), so `student_hidden @ W_h` has shape (B, L, 384), like the teacher.",
+        "`((student_hidden @ W_h - teacher_hidden) ** 2).mean()`: a mean over all B*L*D entries.",
+    ],
+    reference=reference_hidden_loss,
+    shown_solution=hidden_loss,
+    make_inputs=_hidden_probe,
+    describe="a 0-d loss tensor",
+    locate=("batch", "position", "feature"),
+    mistakes=[
+        Mistake("projection_on_teacher", lambda s, te, w: F.mse_loss(s, te @ w.T),
+                "you projected the teacher down into the student's space (H^T W_h^T); Eq. 8 projects the "
+                "*student* up: H^S W_h, shape (B, L, D) = (2, 8, 384), compared with H^T unchanged."),
+        Mistake("sum_not_mean", lambda s, te, w: ((s @ w - te) ** 2).sum(),
+                "you summed the squared differences; Eq. 8 is a mean squared error over all B*L*D entries."),
+        Mistake("sum_over_width", lambda s, te, w: ((s @ w - te) ** 2).sum(-1).mean(),
+                "you summed over the D = 384 features and averaged over tokens only; MSE averages over the "
+                "features too (a factor D apart)."),
+        Mistake("root_mean_square", lambda s, te, w: ((s @ w - te) ** 2).mean().sqrt(),
+                "you took the square root (an RMSE); Eq. 8 is the mean squared error itself."),
+    ],
+    success="your Eq. 8 projects the student's hidden states into the teacher's width with W_h and takes the "
+            "MSE. Try next: the embedding loss (Eq. 9) is the same function applied to E = hidden_states[0].",
+)
+
+
+# --------------------------------------------------------------------------------- q3: Eq. 10
 PROBE_TEMPERATURE = 2.0
 
 
@@ -149,7 +198,7 @@ _REVERSED = ("teacher and student are swapped: in Eq. 10, CE(z^T/t, z^S/t), the 
              "probabilities are the target and the student's log-probabilities are scored: "
              "-sum_c softmax(z^T/t)_c * log_softmax(z^S/t)_c.")
 
-q2 = TensorExercise(
+q3 = TensorExercise(
     name="prediction loss (Eq. 10)",
     hints=[
         "Eq. 10 is a cross-entropy between two *soft* distributions: the teacher's softmax(z^T/t) is the target, "
@@ -194,50 +243,4 @@ q2 = TensorExercise(
     ],
     success="your Eq. 10 is the soft cross-entropy of the student against the teacher's softened distribution, "
             "at temperature t and without a t^2 factor. Try next: plot softmax(z^T/t) for t = 1, 2, 4.",
-)
-
-
-# ---------------------------------------------------------------------------------- q3: Eq. 8
-def _hidden_probe():
-    """(student_hidden, teacher_hidden, W_h): (B, L, D') = (2, 8, 312), (B, L, D) = (2, 8, 384),
-    W_h (D', D) = (312, 384), the TinyBERT4 and MiniLM widths."""
-    generator = torch.Generator().manual_seed(20)
-    student = torch.randn(2, 8, 312, generator=generator)
-    teacher = torch.randn(2, 8, 384, generator=generator)
-    projection = 0.05 * torch.randn(312, 384, generator=generator)
-    return student, teacher, projection
-
-
-def reference_hidden_loss(student_hidden, teacher_hidden, w_h):
-    """Eq. 8 with W_h given as a (D', D) matrix: the package's `hidden_loss` with the projection x @ W_h."""
-    return hidden_loss(student_hidden, teacher_hidden, lambda states: states @ w_h)
-
-
-q3 = TensorExercise(
-    name="hidden-state loss (Eq. 8)",
-    hints=[
-        "The student is narrower (D' = 312) than the teacher (D = 384). Eq. 8 maps the *student* into the "
-        "teacher's space with the learnable W_h before comparing: MSE(H^S W_h, H^T).",
-        "W_h has shape (D', D) = (312, 384), so `student_hidden @ W_h` has shape (B, L, 384), like the teacher.",
-        "`((student_hidden @ W_h - teacher_hidden) ** 2).mean()`: a mean over all B*L*D entries.",
-    ],
-    reference=reference_hidden_loss,
-    shown_solution=hidden_loss,
-    make_inputs=_hidden_probe,
-    describe="a 0-d loss tensor",
-    locate=("batch", "position", "feature"),
-    mistakes=[
-        Mistake("projection_on_teacher", lambda s, te, w: F.mse_loss(s, te @ w.T),
-                "you projected the teacher down into the student's space (H^T W_h^T); Eq. 8 projects the "
-                "*student* up: H^S W_h, shape (B, L, D) = (2, 8, 384), compared with H^T unchanged."),
-        Mistake("sum_not_mean", lambda s, te, w: ((s @ w - te) ** 2).sum(),
-                "you summed the squared differences; Eq. 8 is a mean squared error over all B*L*D entries."),
-        Mistake("sum_over_width", lambda s, te, w: ((s @ w - te) ** 2).sum(-1).mean(),
-                "you summed over the D = 384 features and averaged over tokens only; MSE averages over the "
-                "features too (a factor D apart)."),
-        Mistake("root_mean_square", lambda s, te, w: ((s @ w - te) ** 2).mean().sqrt(),
-                "you took the square root (an RMSE); Eq. 8 is the mean squared error itself."),
-    ],
-    success="your Eq. 8 projects the student's hidden states into the teacher's width with W_h and takes the "
-            "MSE. Try next: the embedding loss (Eq. 9) is the same function applied to E = hidden_states[0].",
 )

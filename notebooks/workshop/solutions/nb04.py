@@ -18,13 +18,13 @@ def my_attention_loss(student_scores, teacher_scores, mask):
     return ((student - teacher) ** 2).mean()  # the mean over B*H*L*L = the mean over heads of per-head MSEs
 
 
+def my_hidden_loss(student_hidden, teacher_hidden, w_h):
+    """Eq. 8: MSE(H^S W_h, H^T); student (B, L, D'), teacher (B, L, D), W_h (D', D)."""
+    return ((student_hidden @ w_h - teacher_hidden) ** 2).mean()
+
+
 def my_prediction_loss(student_logits, teacher_logits, t):
     """Eq. 10: CE(z^T/t, z^S/t), summed over the classes, averaged over the batch; no t^2."""
     teacher_probs = F.softmax(teacher_logits / t, dim=-1)
     student_log_probs = F.log_softmax(student_logits / t, dim=-1)
     return -(teacher_probs * student_log_probs).sum(dim=-1).mean()
-
-
-def my_hidden_loss(student_hidden, teacher_hidden, w_h):
-    """Eq. 8: MSE(H^S W_h, H^T); student (B, L, D'), teacher (B, L, D), W_h (D', D)."""
-    return ((student_hidden @ w_h - teacher_hidden) ** 2).mean()
