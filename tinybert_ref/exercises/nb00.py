@@ -88,7 +88,7 @@ def _inspect_shape(got, expected, args):
     got = {key: got[key] for key in SHAPE_KEYS}
     for code, (shape, message) in _OTHER_SHAPES.items():
         if got == shape:
-            return CheckResult(False, code, message + "; see PAPER_FACTS / Section 4.2 of the paper")
+            return CheckResult(False, code, message + "; see Section 4.2 of the paper")
     wrong = [f"{key} = {got[key]!r} (expected {expected[key]})" for key in SHAPE_KEYS if got[key] != expected[key]]
     if wrong:
         return CheckResult(False, "values", "wrong: " + "; ".join(wrong))
@@ -103,7 +103,7 @@ def _only_shape_keys(got, args):
 q2 = ValueExercise(
     name="the TinyBERT4 shape",
     hints=[
-        "The paper's Section 4.2 (and PAPER_FACTS) gives TinyBERT4 as layers / hidden / FFN / heads.",
+        "The paper's Section 4.2 gives TinyBERT4 as layers / hidden / FFN / heads.",
         "TinyBERT4 keeps 12 heads; its hidden size 312 = 12 x 26 and its FFN is about 4 x hidden.",
         'return {"num_hidden_layers": 4, "hidden_size": 312, "intermediate_size": 1200, "num_attention_heads": 12}',
     ],
