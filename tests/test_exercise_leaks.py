@@ -42,7 +42,6 @@ MIN_NODES = 6  # `x[0]`, `a + b` are in every notebook; `torch.softmax(z / t, -1
 # Issue 14: exercises whose answer a cell above still shows. Fixing the notebook flips the test (strict xfail).
 KNOWN_LEAKS = {
     ("07_task_distillation", "nb07.q2"),  # the Eq. 10 check cell computes torch.softmax(teacher_logits / t, -1)
-    ("09_results", "nb09.q1"),  # the headline cell computes the three ratios
 }
 
 
