@@ -146,11 +146,20 @@ def _ablation(folder: Path) -> str:
         return table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
     stages = [s for s in _STAGE_ORDER if any(s in r["steps"] for r in ablation["rows"])]
     rows = [(f"`{r['variant']}`", len(r["seeds"]), _mean_sd(r["test_mean"], r["test_sd"]),
-             _mean_sd(r["dev_mean"], r["dev_sd"]), _pct(r["retention_mean"]),
+             _mean_sd(r["dev_mean"], r["dev_sd"]), _mean_sd(r["retention_mean"], r["retention_sd"], percent=True),
              "—" if r.get("vs_full") is None else f"{100 * r['vs_full']:+.1f}", r.get("verdict", "—"),
              *(r["steps"].get(s, "—") for s in stages)) for r in ablation["rows"]]
-    return table(["variant", "seeds", "test acc.", "dev acc.", "retention", "vs full (points)", "verdict",
-                   *(f"steps: {s}" for s in stages)], rows)
+    text = ("`" + "`; `".join(ablation.get("commands", [])) + "`. Mean ± sample sd over the seeds; \"verdict\" "
+            "compares with `full`: a win is by more than 2 sd (the larger of the two), else a tie.\n\n"
+            + table(["variant", "seeds", "test acc.", "dev acc.", "retention", "vs full (points)", "verdict",
+                     *(f"steps: {s}" for s in stages)], rows))
+    previous = ablation.get("previous_recipe")
+    if previous:  # rows not yet re-run under the current recipe, kept and labelled
+        rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
+                 "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in previous["rows"]]
+        text += (f"\n\n{previous['label']}\n\n"
+                 + table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows))
+    return text
 
 
 def _speed(folder: Path) -> str:

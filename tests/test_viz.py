@@ -132,6 +132,14 @@ def test_results_bar(tmp_path):
         viz.results_bar([{"name": "x", "metric": None}])
 
 
+def test_results_bar_draws_the_spread_over_seeds():
+    rows = [{"name": "full", "metric": 0.83, "sd": 0.003}, {"name": "no_da", "metric": 0.82, "sd": 0.0075}]
+    ax = viz.results_bar(rows, error_key="sd").axes[0]
+    (segments,) = [c for c in ax.collections if len(c.get_segments()) == 2]  # the error bars' lines
+    widths = sorted(abs(seg[1][0] - seg[0][0]) for seg in segments.get_segments())
+    assert widths == pytest.approx([0.006, 0.015])
+
+
 def test_save_gif_from_figures_and_pngs(tmp_path):
     frames = [viz.attention_heatmap(_scores(seed=i)[0], TOKENS, title=f"step {i}") for i in range(3)]
     frames[2].savefig(tmp_path / "frame.png", dpi=40)  # a PNG of another size: resized to fit

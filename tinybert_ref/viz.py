@@ -310,19 +310,22 @@ def mapping_diagram(mapping: Sequence[int], teacher_layers: int, title: str | No
 
 
 def results_bar(rows, name_key: str = "name", value_key: str = "metric", title: str | None = None,
-                reference: float | None = None):
+                reference: float | None = None, error_key: str | None = None):
     """Horizontal bars of a results table (notebook 09): one bar per row, its value written beside it.
 
     rows: dicts with `name_key` and `value_key`, or (name, value) pairs; rows whose value is None are
-    skipped. reference: a value drawn as a dashed line (e.g. the teacher's score). 1 axes.
+    skipped. reference: a value drawn as a dashed line (e.g. the teacher's score). error_key: a key of
+    the dicts holding a spread (e.g. the sd over seeds), drawn as an error bar. 1 axes.
     """
+    errors = {str(r[name_key]): r.get(error_key) or 0.0 for r in rows if isinstance(r, Mapping)} if error_key else {}
     pairs = [(r[name_key], r[value_key]) if isinstance(r, Mapping) else tuple(r) for r in rows]
     pairs = [(str(name), float(value)) for name, value in pairs if value is not None]
     if not pairs:
         raise ValueError(f"no rows with a value under {value_key!r} to draw")
     fig, ax = _figure(figsize=(6.0, 0.45 * len(pairs) + 1.2), layout="constrained")
     names, values = zip(*pairs, strict=True)
-    ax.barh(range(len(values)), values, color="#5b8fd1")
+    ax.barh(range(len(values)), values, color="#5b8fd1",
+            xerr=[errors.get(name, 0.0) for name in names] if error_key else None, capsize=4)
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     for i, value in enumerate(values):
