@@ -40,3 +40,19 @@ def test_a_readme_without_a_block_gets_a_clear_error(tmp_path):
     page.write_text("# nothing generated here\n")
     with pytest.raises(ValueError, match="no block 'results'"):
         readme.update_readme(page, tmp_path)
+
+
+def test_the_ablation_block_shows_seeds_verdicts_steps_and_labels_older_rows(tmp_path):
+    row = {"seeds": [42, 43], "test_sd": 0.01, "dev_mean": 0.8, "dev_sd": 0.02, "retention_sd": 0.01,
+           "steps": {"task_distillation_1": 1500}}
+    (tmp_path / "ablation.json").write_text(json.dumps({
+        "commands": ["tinybert-ref ablate --set full,no_da --seeds 42,43"],
+        "rows": [{**row, "variant": "full", "test_mean": 0.83, "retention_mean": 0.95},
+                 {**row, "variant": "no_da", "test_mean": 0.80, "retention_mean": 0.92, "vs_full": -0.03,
+                  "verdict": "full wins"}],
+        "previous_recipe": {"label": "Older, one seed:", "rows": [
+            {"variant": "no_attention_loss", "test": 0.835, "dev": 0.81, "retention": 0.949, "vs_full": 0.025}]}}))
+    block = readme.render_blocks(tmp_path)["ablation"]
+    assert "`tinybert-ref ablate --set full,no_da --seeds 42,43`" in block
+    assert "| `no_da` | 2 | 0.8000 ± 0.0100 | 0.8000 ± 0.0200 | 92.0% ± 1.0 | -3.0 | full wins | 1500 |" in block
+    assert block.index("Older, one seed:") < block.index("| `no_attention_loss` | 0.8350 |")
