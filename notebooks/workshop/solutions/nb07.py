@@ -2,9 +2,11 @@
 
 import torch
 
+from tinybert_ref.losses import prediction_loss
+
 
 def retention(checkpoints, teacher):
-    """q1: select the checkpoint on dev (the earlier one on a tie), report its test score over the teacher's."""
+    """q3: select the checkpoint on dev (the earlier one on a tie), report its test score over the teacher's."""
     best = checkpoints[0]
     for checkpoint in checkpoints[1:]:
         if checkpoint["dev"] > best["dev"]:
@@ -13,5 +15,17 @@ def retention(checkpoints, teacher):
 
 
 def soft_targets(teacher_logits, temperature):
-    """q2: the targets of Eq. 10, softmax(z^T / t) over the classes."""
+    """q1: the targets of Eq. 10, softmax(z^T / t) over the classes."""
     return torch.softmax(teacher_logits / temperature, dim=-1)
+
+
+def my_prediction_step(student, teacher, batch, optimizer, temperature):
+    """q2: one step of prediction-layer distillation (Eq. 10): the frozen teacher's logits, the student's, the soft
+    cross-entropy at t; old gradients cleared before backward (backward adds to .grad), then the update."""
+    with torch.no_grad():
+        teacher_logits = teacher(**batch).logits
+    loss = prediction_loss(student(**batch).logits, teacher_logits, temperature)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
