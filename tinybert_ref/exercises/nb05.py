@@ -1,10 +1,12 @@
 """Checkers for notebook 05 (general distillation, TinyBERT Section 3.3 and Eq. 6 / Eq. 11).
 
-    q1  general_distillation_recipe()                        which teacher, which data, which losses
-    q2  my_layer_objective(embedding, attention, hidden, lambdas)   Eq. 6 for m = 0..M from its parts
-    q3  my_pack(documents, seq_len, cls_id, sep_id)          the corpus packing of `data.corpus.pack_corpus`
+    q1  my_distillation_loss(student_out, teacher_out, mapping, attention_mask, projection)
+                                                              Eq. 6 through g(m), from the models' outputs
+    q2  general_distillation_recipe()                        which teacher, which data, which losses
+    q3  my_layer_objective(embedding, attention, hidden, lambdas)   Eq. 6 for m = 0..M from its parts
+    q4  my_pack(documents, seq_len, cls_id, sep_id)          the corpus packing of `data.corpus.pack_corpus`
 
-q1 checks a dict of answers (a `ValueExercise`); q2 and q3 are `TensorExercise`s. q3 names a known
+q2 checks a dict of answers (a `ValueExercise`); q1, q3 and q4 are `TensorExercise`s. q4 names a known
 mistake even when it changes the number of blocks (`mistakes_change_shape`): "remainder_kept" is more
 useful than "shape".
 """
@@ -12,14 +14,133 @@ useful than "shape".
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..data import corpus
+from ..internals import Internals
+from ..losses import attention_loss, embedding_loss, hidden_loss
 from .checker import CheckResult, Mistake, TensorExercise, ValueExercise
 
-__all__ = ["q1", "q2", "q3", "RECIPE_CHOICES", "reference_recipe", "reference_layer_objective", "reference_pack"]
+__all__ = ["q1", "q2", "q3", "q4", "RECIPE_CHOICES", "reference_distillation_loss", "reference_recipe",
+           "reference_layer_objective", "reference_pack"]
 
 
-# ------------------------------------------------------------------------------ q1: the recipe
+# ------------------------------------------------------------ q1: Eq. 6 through g(m), from the outputs
+def reference_distillation_loss(student_out, teacher_out, mapping, attention_mask, projection):
+    """Eq. 6 with every lambda_m = 1 and Eq. 11 for m = 0..M, from two forwards' `Internals`.
+
+    student_out, teacher_out: hidden_states (M+1 / N+1 tensors (B, L, D') / (B, L, D), [0] = E) and
+    attention_scores (M / N tensors (B, H, L, L), [i] = layer i + 1); mapping: [g(0), ..., g(M)];
+    attention_mask: (B, L); projection: W, nn.Linear(D', D), shared by Eq. 8 and Eq. 9 as in the
+    official code. Equals `TransformerDistillationLoss(D', D, mapping)`'s "total" with that projection.
+    """
+    total = embedding_loss(student_out.hidden_states[0], teacher_out.hidden_states[0], projection)
+    for m in range(1, len(mapping)):
+        n = mapping[m]  # the teacher layer g(m) that student layer m learns from
+        total = total + attention_loss(student_out.attention_scores[m - 1], teacher_out.attention_scores[n - 1],
+                                       attention_mask)
+        total = total + hidden_loss(student_out.hidden_states[m], teacher_out.hidden_states[n], projection)
+    return total
+
+
+def _outputs_probe(seed: int, student_layers: int, teacher_layers: int, mapping: list[int]):
+    """(student_out, teacher_out, mapping, attention_mask, projection): B = 2, H = 4 heads, L = 6 with
+    example 1 padded after 4 tokens (float32 min added to the padded keys' scores, as the models return
+    them), D' = 8, D = 16."""
+    generator = torch.Generator().manual_seed(seed)
+    batch, heads, length = 2, 4, 6
+    mask = torch.ones(batch, length, dtype=torch.long)
+    mask[1, 4:] = 0
+    additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+
+    def outputs(layers: int, width: int, scale: float) -> Internals:
+        hidden = tuple(scale * torch.randn(batch, length, width, generator=generator) for _ in range(layers + 1))
+        scores = tuple(scale * 3.0 * torch.randn(batch, heads, length, length, generator=generator) + additive
+                       for _ in range(layers))
+        return Internals(hidden, scores)
+
+    student_out, teacher_out = outputs(student_layers, 8, 0.5), outputs(teacher_layers, 16, 1.0)
+    projection = nn.Linear(8, 16)
+    with torch.no_grad():
+        projection.weight.copy_(0.3 * torch.randn(16, 8, generator=generator))
+        projection.bias.copy_(0.1 * torch.randn(16, generator=generator))
+    return student_out, teacher_out, mapping, mask, projection
+
+
+def _explicit_probe():
+    """M = 3 student layers, N = 7 teacher layers, g = [0, 2, 4, 6]: every index mistake still computes."""
+    return _outputs_probe(50, 3, 7, [0, 2, 4, 6])
+
+
+def _second_probe():
+    return _outputs_probe(51, 2, 5, [0, 2, 4])
+
+
+def _eq6(s, t, mapping, mask, w, teacher_layer=None, scores_shift=1, hidden_shift=0, use_mask=True,
+         embedding=True, attention=True, hidden=True):
+    """Eq. 6 with one of the usual mistakes switched in (the defaults give the reference)."""
+    teacher_layer = teacher_layer or (lambda m: mapping[m])
+    terms = [embedding_loss(s.hidden_states[0], t.hidden_states[0], w)] if embedding else []
+    for m in range(1, len(mapping)):
+        n = teacher_layer(m)
+        if attention:
+            terms.append(attention_loss(s.attention_scores[m - 1], t.attention_scores[n - scores_shift],
+                                        mask if use_mask else None))
+        if hidden:
+            terms.append(hidden_loss(s.hidden_states[m - hidden_shift], t.hidden_states[n - hidden_shift], w))
+    return torch.stack(terms).sum()
+
+
+_INDICES = ("hidden_states[0] is E and hidden_states[n] the output of layer n, but attention_scores has no "
+            "embedding entry: layer n's scores are attention_scores[n - 1]")
+
+q1 = TensorExercise(
+    name="Eq. 6 through g(m), from the models' outputs",
+    hints=[
+        "With every lambda_m = 1, Eq. 6 is a plain sum. Eq. 11 gives its terms: embedding_loss for m = 0, then "
+        "attention_loss + hidden_loss for each student layer m = 1..M against teacher layer n = g(m) = "
+        "mapping[m].",
+        f"Mind the indices: {_INDICES}. Pass attention_mask to attention_loss, and the projection W to "
+        "embedding_loss and hidden_loss.",
+        "`total = embedding_loss(s.hidden_states[0], t.hidden_states[0], projection)`, then for m in "
+        "1..len(mapping) - 1 with n = mapping[m]: add `attention_loss(s.attention_scores[m - 1], "
+        "t.attention_scores[n - 1], attention_mask)` and `hidden_loss(s.hidden_states[m], t.hidden_states[n], "
+        "projection)`.",
+    ],
+    reference=reference_distillation_loss,
+    make_inputs=_explicit_probe,
+    extra_inputs=[_second_probe],
+    describe="a 0-d loss tensor",
+    mistakes=[
+        Mistake("mapping_ignored", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w, teacher_layer=lambda m: m),
+                "student layer m was compared with teacher layer m: the mapping was not used. Student layer m "
+                "learns from teacher layer n = g(m) = mapping[m]."),
+        Mistake("scores_off_by_one", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w, scores_shift=0),
+                f"the teacher's scores are one layer off: {_INDICES}, so use attention_scores[g(m) - 1]."),
+        Mistake("hidden_off_by_one", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w, hidden_shift=1),
+                f"the hidden states are one layer off: {_INDICES}. Layer m's output is hidden_states[m]."),
+        Mistake("embedding_missing", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w, embedding=False),
+                "the embedding term (m = 0, Eq. 9) is missing: add embedding_loss(E^S, E^T, W), i.e. of "
+                "hidden_states[0] on both sides."),
+        Mistake("layer_part_missing", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w, hidden=False),
+                "the hidden-state terms (Eq. 8) are missing: Eq. 11 gives each layer m = 1..M L_attn + L_hidn."),
+        Mistake("layer_part_missing", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w, attention=False),
+                "the attention terms (Eq. 7) are missing: Eq. 11 gives each layer m = 1..M L_attn + L_hidn."),
+        Mistake("mask_not_passed", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w, use_mask=False),
+                "attention_loss was called without attention_mask: the clip neutralises padded keys, but the "
+                "rows of padded queries (example 1, positions 4-5) still count. Pass attention_mask."),
+        Mistake("mean_not_sum", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w) / len(g),
+                "you averaged over the layer pairs; Eq. 6 sums over m."),
+        Mistake("mean_not_sum", lambda s, t, g, mask, w: _eq6(s, t, g, mask, w, embedding=False) / (len(g) - 1)
+                + embedding_loss(s.hidden_states[0], t.hidden_states[0], w),
+                "you averaged over the layers m = 1..M; Eq. 6 sums over m."),
+    ],
+    success="you assembled Eq. 6 from two forwards' outputs through g(m), as TransformerDistillationLoss does. "
+            "Try next: the training loop below calls the same sum at every step.",
+)
+
+
+# ------------------------------------------------------------------------------ q2: the recipe
 RECIPE_CHOICES = {
     "teacher": ("pretrained", "fine-tuned"),
     "data": ("general corpus", "task data", "augmented task data"),
@@ -41,8 +162,8 @@ def _recipe_mistake(got, expected, args) -> CheckResult | None:
                            "The fine-tuned teacher belongs to task distillation (notebook 07).")
     if got["data"] != "general corpus":
         return CheckResult(False, "task_data", f"'{got['data']}' is the data of task distillation (notebook 07); "
-                           "general distillation runs on a large general-domain corpus (BooksCorpus and "
-                           "Wikipedia-like text in the paper, BBC article bodies here).")
+                           "general distillation runs on a large general-domain corpus (English Wikipedia, 2,500M "
+                           "words, in the paper; BBC article bodies here).")
     if "prediction" in got["losses"]:
         return CheckResult(False, "includes_prediction", "general distillation has no task, so no logits to "
                            "match: Eq. 10 (prediction) is left out; only Eq. 11 for m = 0..M is used.")
@@ -75,7 +196,7 @@ def _recipe_format(answer, args) -> CheckResult | dict:
     return {**answer, "losses": {str(x).lower() for x in losses}}
 
 
-q1 = ValueExercise(
+q2 = ValueExercise(
     name="the general-distillation recipe",
     hints=[
         "General distillation happens once, before any task is known; its student is then fine-tuned by task "
@@ -92,7 +213,7 @@ q1 = ValueExercise(
 )
 
 
-# --------------------------------------------------------------------------- q2: Eq. 6 from parts
+# --------------------------------------------------------------------------- q3: Eq. 6 from parts
 def reference_layer_objective(embedding, attention, hidden, lambdas):
     """Eq. 6 with Eq. 11 for m = 0..M: lambda_0 L_embd + sum_{m=1..M} lambda_m (L_attn^m + L_hidn^m).
 
@@ -116,7 +237,7 @@ def _parts_probe_ones():
     return embedding, attention[:3], hidden[:3], torch.ones(4)
 
 
-q2 = TensorExercise(
+q3 = TensorExercise(
     name="the layer-wise objective (Eq. 6)",
     hints=[
         "Eq. 6 is a weighted sum over the layer pairs m = 0..M; Eq. 11 says what each term is: L_embd for m = 0, "
@@ -155,7 +276,7 @@ q2 = TensorExercise(
 )
 
 
-# ----------------------------------------------------------------------------- q3: corpus packing
+# ----------------------------------------------------------------------------- q4: corpus packing
 def reference_pack(documents, seq_len: int, cls_id: int, sep_id: int) -> torch.Tensor:
     """Blocks of exactly seq_len ids, [CLS] w_1..w_{seq_len-2} [SEP], cut from the concatenation of all
     documents (token ids without special tokens); the incomplete remainder is dropped. (N, seq_len).
@@ -215,7 +336,7 @@ def _body_of_seq_len(documents, seq_len, cls_id, sep_id):
 
 _BLOCK_SHAPE = "[CLS] + seq_len - 2 ids + [SEP]"
 
-q3 = TensorExercise(
+q4 = TensorExercise(
     name="corpus packing",
     hints=[
         "General distillation does not care where one article ends: concatenate all documents' ids into one "
