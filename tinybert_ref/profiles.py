@@ -104,6 +104,22 @@ PROFILES: dict[str, Profile] = {
         td2_steps=12,
         latency_repeats=3,
     ),
+    # a workshop's quick path: attention visibly transferred within 5 minutes on 2 cores (GUIDE.md). Fewer
+    # headlines, short corpus blocks, GloVe-only augmentation (no masked-LM stage) and short stages
+    "workshop": Profile(
+        name="workshop",
+        train_limit=480,
+        eval_limit=200,
+        corpus_seq_len=64,
+        batch_size=16,
+        eval_every=25,
+        teacher_epochs=3.0,
+        gd_steps=150,
+        aug_copies=4,
+        aug_mlm=False,
+        td1_steps=200,
+        td2_steps=100,
+    ),
     # meaningful results on a CPU: one run (one seed) in under 30 minutes on 2 cores
     "laptop": Profile(name="laptop"),
     # the paper's hyperparameters, for a GPU (Section 4.2 / official code)
