@@ -199,20 +199,32 @@ def test_single_sentence_stage_keys_are_unchanged(monkeypatch):
 
 
 # ---------------------------------------------------------------------------------- the pipeline
+# The `ci` profile cut further for pairs (the code path is the same; only sizes change): 32 training pairs,
+# 32 dev and test pairs, 4 + 4 task-distillation steps, no resumable checkpoint (test_pipeline tests those).
+PAIR_OVERRIDES = ("train_limit=32", "eval_limit=32", "td1_steps=4", "td2_steps=4", "checkpoint_every=1000")
+
+
 @pytest.fixture(scope="module")
-def pair_run():
-    """bbc_pairs through the `ci` profile, in the notebooks' shared stage store (general distillation and
-    the masked LM do not depend on the task, so a `ci` run made before lends them)."""
-    from tinybert_ref.notebook import ensure_run
+def pair_run(tmp_path_factory):
+    """`tinybert-ref run --profile ci --task bbc_pairs` (in this process), in the notebooks' shared stage
+    store: general distillation and the masked LM do not depend on the task, so a `ci` run made before
+    lends them."""
+    from tinybert_ref.cli import main
+    from tinybert_ref.notebook import stage_store
     from tinybert_ref.profiles import get_profile
 
-    return ensure_run(get_profile("ci"), task="bbc_pairs")
+    out = tmp_path_factory.mktemp("pairs") / "run"
+    overrides = [arg for item in PAIR_OVERRIDES for arg in ("--override", item)]
+    code = main(["run", "--profile", "ci", "--task", "bbc_pairs", "--out", str(out), "--store",
+                 str(stage_store(get_profile("ci"))), *overrides])
+    assert code == 0
+    return json.loads((out / "metrics.json").read_text()), out
 
 
 def test_pair_run_records_f1_and_accuracy(pair_run):
     metrics, out = pair_run
     assert metrics["task"]["name"] == "bbc_pairs" and metrics["task"]["text_columns"] == ["text", "text_pair"]
-    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert metrics["task"]["sizes"] == {"train": 32, "dev": 32, "test": 32}
     for who in ("teacher", "student"):
         scores = metrics[who]["test_metrics"]
         assert set(scores) == {"metric", "f1", "accuracy"} and scores["metric"] == scores["f1"]
@@ -220,18 +232,16 @@ def test_pair_run_records_f1_and_accuracy(pair_run):
                                                                                       "same_article"}
     assert metrics["baselines"]["tfidf"]["model"] == "tfidf-pair+logreg"
     assert "both sentences" in (out / "report.md").read_text()
-    assert {"augmentation", "task_distillation_1", "task_distillation_2"} <= set(metrics["stages"])
+    expected = {"teacher", "mlm", "general_distillation", "augmentation", "task_distillation_1", "task_distillation_2"}
+    assert set(metrics["stages"]) == expected
+    assert metrics["stages"]["task_distillation_2"]["steps"] == 4
 
 
 def test_pair_augmentation_varies_one_sentence_at_a_time(pair_run):
     from datasets import load_from_disk
 
-    from tinybert_ref.notebook import stage_store
-    from tinybert_ref.profiles import get_profile
-
-    metrics, _ = pair_run
-    store = stage_store(get_profile("ci"))
-    augmented = load_from_disk(str(store / metrics["stage_dirs"]["augmentation"] / "dataset"))
+    metrics, out = pair_run
+    augmented = load_from_disk(str(out / metrics["store"] / metrics["stage_dirs"]["augmentation"] / "dataset"))
     assert {"text", "text_pair", "augmented", "replacements"} <= set(augmented.column_names)
     originals = {row["original_index"]: row for row in augmented if row["is_original"]}
     assert len(originals) == metrics["task"]["sizes"]["train"] == metrics["stages"]["augmentation"]["originals"]
@@ -281,28 +291,20 @@ def test_pair_export_and_onnx_predict(pair_run, tmp_path):
 
 
 # ------------------------------------------------------------------------- pair files on the command line
-def _cli_run(tmp_path, *args) -> dict:
-    """`tinybert-ref run --profile ci` in this process as the `finetune_only` ablation (teacher, then the
-    student fine-tuned for 2 + 2 steps: the full recipe on pairs is the bbc_pairs run's)."""
-    from tinybert_ref.cli import main
+@pytest.mark.parametrize("argv, name, metric", [
+    (["--task", str(FIXTURES / "glue" / "MRPC")], "mrpc", "f1"),
+    (["--task", str(FIXTURES / "pairs.csv"), "--text-columns", "sentence1,sentence2"], "pairs", "accuracy")])
+def test_pair_files_through_the_command_line(tmp_path, argv, name, metric):
+    """A GLUE MRPC folder (`--task DIR`) and a CSV with `--text-columns a,b`, as the command line reads
+    them, up to the tokenised pairs (`prepare`); the stages after it are the bbc_pairs run's."""
+    from tinybert_ref.cli import _config, build_parser
+    from tinybert_ref.pipeline import prepare
 
-    out = tmp_path / "run"
-    code = main(["run", "--profile", "ci", "--out", str(out), "--no-distillation", "--no-general-distillation",
-                 "--no-augmentation", "--override", "td1_steps=2", "--override", "td2_steps=2", *args])
-    assert code == 0
-    return json.loads((out / "metrics.json").read_text())
-
-
-def test_glue_mrpc_folder_through_the_command_line(tmp_path):
-    metrics = _cli_run(tmp_path, "--task", str(FIXTURES / "glue" / "MRPC"))
-    assert metrics["task"]["name"] == "mrpc" and metrics["task"]["text_columns"] == ["text", "text_pair"]
-    assert set(metrics["student"]["test_metrics"]) == {"metric", "f1", "accuracy"}
-    assert metrics["stages"]["finetune"]["steps"] == 4 and metrics["baselines"]["tfidf"]["model"] == "tfidf-pair+logreg"
-
-
-def test_csv_with_text_columns_through_the_command_line(tmp_path):
-    metrics = _cli_run(tmp_path, "--task", str(FIXTURES / "pairs.csv"), "--text-columns", "sentence1,sentence2")
-    assert metrics["config"]["text_columns"] == "sentence1,sentence2"
-    assert metrics["task"]["text_columns"] == ["text", "text_pair"] and metrics["task"]["name"] == "pairs"
-    assert metrics["student"]["test_metrics"]["metric"] == metrics["student"]["test_metrics"]["accuracy"]
-    assert metrics["baselines"]["tfidf"]["model"] == "tfidf-pair+logreg"
+    run = prepare(_config(build_parser().parse_args(["run", "--profile", "ci", *argv])), tmp_path / "run")
+    assert run.info.is_pair and run.info.name == name and run.info.metric == metric
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved.get("text_columns") == (argv[-1] if "--text-columns" in argv else None)
+    for split in ("train", "dev", "test"):
+        row, text = run.tokenized[split][0], run.task[split][0]
+        assert row["input_ids"] == run.tokenizer(text["text"], text["text_pair"])["input_ids"]
+        assert set(row["token_type_ids"]) == {0, 1}
