@@ -3,7 +3,7 @@
     python data/make_fixtures.py
 
 Writes GLUE-format folders (SST-2, CoLA without header, MRPC, STS-B, RTE) with made-up sentences, a
-CSV, a TSV and a JSONL table, a plain-text corpus folder, and glove_tiny.50d.txt: 200 rows copied from
+CSV, a TSV and a JSONL table, a sentence-pair CSV, a plain-text corpus folder, and glove_tiny.50d.txt: 200 rows copied from
 the packaged GloVe 6B 50-d (the fixtures' own words first, then the most frequent words). Nothing is
 downloaded; the same run always writes the same bytes.
 """
@@ -105,6 +105,16 @@ def write_tables(rng: random.Random) -> None:
             out.write(json.dumps({"text": text, "label": topic, "split": split}) + "\n")
 
 
+def write_pair_table() -> None:
+    """pairs.csv: a sentence-pair table whose text columns are not called text / text_pair (the command
+    line names them with --text-columns sentence1,sentence2). Written after glove_tiny (its own RNG, only
+    words the other fixtures hold), so the other fixtures stay byte for byte the same."""
+    rng = random.Random(1)
+    rows = [_pair(rng) for _ in range(40)]
+    lines = ["sentence1,sentence2,label"] + [f'"{a}","{b}",{label}' for a, b, label in rows]
+    (ROOT / "pairs.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def write_corpus() -> None:
     for name, lines in CORPUS.items():
         path = ROOT / "corpus" / name
@@ -143,6 +153,7 @@ def main() -> int:
     write_tables(rng)
     write_corpus()
     write_glove()
+    write_pair_table()
     total = sum(p.stat().st_size for p in ROOT.rglob("*") if p.is_file())
     log.info("wrote %d files, %.1f KB, under %s", len(list(ROOT.rglob("*.*"))), total / 1024, ROOT)
     return 0

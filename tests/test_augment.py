@@ -12,9 +12,11 @@ from tinybert_ref.augment.algorithm import (
     AugmentationError,
     augment,
     augment_dataset,
+    augment_pairs,
     candidate_sets,
     keep_candidates,
     masked_input,
+    replacement_counts,
     split_sentences,
 )
 from tinybert_ref.augment.mlm import STOP_WORDS
@@ -177,3 +179,45 @@ def test_errors(parts, sentences, kwargs, match):
 def test_empty_sentences_are_left_out(parts):
     examples = augment(["", "Oil prices rise"], labels=["x", "y"], n_copies=2, **parts)
     assert {e.original_index for e in examples} == {1} and examples[0].label == "y"
+
+
+# ------------------------------------------------------------------------------------ sentence pairs
+def test_pairs_vary_one_sentence_at_a_time(parts):
+    """As the official code augments MRPC, RTE, ... (augment_ids lists both columns): per pair the original,
+    then copies of the first sentence beside the original second, then copies of the second beside the
+    original first; each sentence's copies are the ones `augment` draws for it, the label is kept."""
+    texts, pairs = SENTENCES[:2], [SENTENCES[3], SENTENCES[0]]  # a sentence may appear in several pairs
+    kwargs = {"p": 0.4, "n_copies": 4, "seed": 3}
+    out = augment_pairs(texts, pairs, ["x", "y"], **kwargs, **parts)
+    assert out == augment_pairs(texts, pairs, ["x", "y"], batch_size=2, **kwargs, **parts)  # seeded, batch-free
+    assert out != augment_pairs(texts, pairs, ["x", "y"], **{**kwargs, "seed": 4}, **parts)
+    for index, (text, pair) in enumerate(zip(texts, pairs, strict=True)):
+        rows = [e for e in out if e.original_index == index]
+        assert (rows[0].text, rows[0].text_pair, rows[0].is_original, rows[0].augmented) == (text, pair, True, "")
+        assert [e.augmented for e in rows[1:]] == sorted((e.augmented for e in rows[1:]), key=["text", "text_pair"].index)
+        assert {e.augmented for e in rows[1:]} == {"text", "text_pair"} and all(e.label == "xy"[index] for e in rows)
+        for e in rows[1:]:
+            same, changed = (e.text_pair, e.text) if e.augmented == "text" else (e.text, e.text_pair)
+            assert same == (pair if e.augmented == "text" else text) and changed != same and e.replacements
+            words = changed.split(" ")
+            assert all(words[r.position] == r.replacement for r in e.replacements)
+        assert 1 < len(rows) <= 1 + 2 * kwargs["n_copies"] and len({(e.text, e.text_pair) for e in rows}) == len(rows)
+    alone = augment([texts[0]], **kwargs, **parts)  # the first sentence's copies: stream 1, not augment's
+    assert [e.text for e in alone[1:]] != [e.text for e in out if e.original_index == 0 and e.augmented == "text"]
+
+
+def test_augment_dataset_with_pairs(parts):
+    from datasets import Dataset
+
+    data = Dataset.from_dict({"premise": SENTENCES[:2], "hypothesis": SENTENCES[2:4], "label": [0, 1]})
+    out = augment_dataset(data, "premise", "label", text_pair_column="hypothesis", n_copies=3, seed=0, **parts)
+    assert out.column_names == ["text", "text_pair", "label", "original_index", "is_original", "augmented",
+                                "replacements"]
+    assert sum(out["is_original"]) == 2 and out[0]["text_pair"] == SENTENCES[2]
+    counts = replacement_counts(out)
+    changed = sum(len(json.loads(r)) for r in out["replacements"])
+    assert counts["mlm"] + counts["glove"] == changed and counts["kept"] > 0
+    with pytest.raises(AugmentationError, match="no column 'sentence2'"):
+        augment_dataset(data, "premise", "label", text_pair_column="sentence2", **parts)
+    with pytest.raises(AugmentationError, match="2 texts but 1 text pairs"):
+        augment_pairs(SENTENCES[:2], SENTENCES[:1], **parts)

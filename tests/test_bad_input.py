@@ -85,6 +85,14 @@ CASES = [
     ("batch_size_zero", _args("--batch-size", "0"), "batch_size must be a whole number >= 1"),
     ("fp16_on_cpu", _args("--precision", "fp16"), "fp16 needs a GPU"),
     ("glue_offline", _args("--task", "sst2"), "needs the network"),
+    # sentence pairs: a second text column the file lacks names the column, the columns found and the fix
+    ("pair_column_missing", lambda folder: _task("pairs.csv", "question,label\n" + _ROWS)(folder)
+     + ["--text-columns", "question,answer"],
+     "no column 'answer'; columns found: ['question', 'label']; 'answer' was to be the second text column "
+     "(text pair): name the right columns, on the command line with --text-columns TEXT,TEXT_PAIR"),
+    ("text_columns_three", _args("--text-columns", "a,b,c"), "two different names separated by a comma"),
+    ("text_columns_without_a_file", _args("--task", "bbc_pairs", "--text-columns", "a,b"),
+     "is not a file (BBC tasks and GLUE know their columns)"),
 ]
 
 

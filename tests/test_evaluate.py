@@ -16,6 +16,7 @@ from tinybert_ref.evaluate import (
     per_class_report,
     predict,
     tfidf_baseline,
+    tfidf_pair_baseline,
 )
 
 
@@ -183,3 +184,20 @@ def test_tfidf_baseline_regression():
     scores = [3.0, 4.0, 1.0, 0.0, 4.0, 0.0]
     result = tfidf_baseline(texts, scores, ["good", "bad", "very good"], [3.0, 1.0, 4.0], metric="pearson")
     assert result["model"] == "tfidf+ridge" and result["pearson"] > 0.5
+
+
+def test_tfidf_pair_baseline_uses_the_overlap():
+    """Pairs that share their words (label 1) or not (label 0), each sentence once per class: only the
+    pair features (product, cosine) can tell them apart. Regression (STS-B) gets ridge regression."""
+    words = ["goal", "bank", "film", "vote", "phone", "rain", "chip", "album", "match", "profit", "party", "storm"]
+    a = [f"the {w} story" for w in words]
+    b_same, b_other = list(a), a[1:] + a[:1]
+    texts, pairs, labels = a + a, b_same + b_other, [1] * len(a) + [0] * len(a)
+    result = tfidf_pair_baseline(texts[::2] + texts[1::2], pairs[::2] + pairs[1::2], labels[::2] + labels[1::2],
+                                 ["the goal story", "the bank story"], ["the goal story", "the film story"], [1, 0],
+                                 metric="f1")
+    assert result["model"] == "tfidf-pair+logreg" and result["f1"] == result["metric"] == 1.0
+    assert result["accuracy"] == 1.0 and "cosine" in result["description"]
+    scores = tfidf_pair_baseline(texts, pairs, [4.0] * len(a) + [0.5] * len(a), ["the rain story"] * 2,
+                                 ["the rain story", "the vote story"], [4.0, 0.5], metric="pearson")
+    assert scores["model"] == "tfidf-pair+ridge" and scores["pearson"] > 0.9

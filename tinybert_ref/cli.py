@@ -55,7 +55,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             continue
         if spec.default is not None and spec.name != "profile":
             settings["help"] += f" (default: {spec.default})"
-        parser.add_argument(f"--{spec.name}", type=int if spec.type == "int" else str, default=None, **settings)
+        parser.add_argument(f"--{spec.name.replace('_', '-')}", dest=spec.name, type=int if spec.type == "int" else str,
+                            default=None, **settings)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:

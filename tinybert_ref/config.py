@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from .mapping import STRATEGIES
 from .profiles import PROFILES, STUDENT_PRESETS, Profile, get_profile, override
 
-__all__ = ["RunConfig", "ABLATIONS", "PRECISIONS", "check_inputs", "variant"]
+__all__ = ["RunConfig", "ABLATIONS", "PRECISIONS", "OMITTED_AT_DEFAULT", "check_inputs", "variant"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+# Fields added after stage stores and run folders were made: left out of config.json (`to_dict`) and of
+# the stage keys (`pipeline.stage_key`) while at their default (None), so those stay valid.
+OMITTED_AT_DEFAULT = ("text_columns",)
 
 
 def _option(default, help: str, **argparse_settings):
@@ -35,8 +38,12 @@ class RunConfig:
     profile: str = _option("laptop", "sizes and step counts (on the command line the default is "
                            "$TINYBERT_PROFILE, else laptop)", choices=tuple(PROFILES))
     teacher: str = _option("minilm", "'minilm' (packaged, offline), a local BERT folder or a hub name (online)")
-    task: str = _option("bbc", "'bbc', a GLUE name (sst2, mrpc, ...; online), a GLUE TSV folder or a "
-                        "CSV/TSV/JSONL file")
+    task: str = _option("bbc", "'bbc' (headline topics), 'bbc_pairs' (does a headline belong to a lead "
+                        "paragraph: a sentence-pair task), a GLUE name (sst2, mrpc, ...; online), a GLUE TSV "
+                        "folder or a CSV/TSV/JSONL file")
+    text_columns: str | None = _option(None, "the text columns of a CSV/TSV/JSONL --task file, TEXT,TEXT_PAIR "
+                                       "for a sentence-pair task (e.g. question,answer), or one name "
+                                       "(default: the column 'text')", metavar="TEXT,TEXT_PAIR")
     student: str = _option("tinybert4", f"student preset: {', '.join(STUDENT_PRESETS)}")
     mapping: str = _option("uniform", f"{' | '.join(STRATEGIES)} | teacher layers, e.g. 2,4,5,6")
     precision: str = _option("fp32", "fp32, or mixed precision: bf16 autocast (CPU and GPU) or fp16 autocast "
@@ -71,6 +78,10 @@ class RunConfig:
         if self.student not in STUDENT_PRESETS:
             raise ValueError(f"unknown student preset {self.student!r}; choose one of {', '.join(STUDENT_PRESETS)}")
         self.mapping_strategy()
+        if self.text_columns is not None:
+            from .data.base import parse_text_columns
+
+            object.__setattr__(self, "text_columns", ",".join(parse_text_columns(self.text_columns)))
         if not (self.embedding_loss or self.attention_loss or self.hidden_loss):
             raise ValueError("all intermediate losses are switched off; use intermediate_distillation=False")
 
@@ -90,9 +101,18 @@ class RunConfig:
             ) from None
 
     def to_dict(self) -> dict:
+        """The fields as JSON-able values; fields added later (`OMITTED_AT_DEFAULT`) only when set, so
+        the config.json of a run made before them is still the same configuration."""
         data = dataclasses.asdict(self)
         data["profile_overrides"] = dict(self.profile_overrides)
+        for name in OMITTED_AT_DEFAULT:
+            if data[name] is None:
+                del data[name]
         return data
+
+    def task_options(self) -> dict:
+        """The keyword arguments `data.tasks.load_task(self.task, ...)` takes from this config."""
+        return {"text_columns": self.text_columns} if self.text_columns is not None else {}
 
 
 def check_inputs(config: RunConfig) -> None:

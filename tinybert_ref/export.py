@@ -8,7 +8,8 @@ without PyTorch loads. `export_run(RUN_DIR)` writes RUN_DIR/export/:
     student.int8.onnx, teacher.int8.onnx   after onnxruntime's dynamic quantisation: int8 weights, and
                                            activations quantised to uint8 per batch at run time
     tokenizer.json (+ its config files), labels.json (label names in id order), export.json (what was
-    written, its sizes, and the measured difference to PyTorch)
+    written, its sizes, the measured difference to PyTorch, and the task's text_columns: two for a
+    sentence-pair task, whose inputs are (text, text_pair) tuples)
 
 `onnx_predict.OnnxClassifier` loads that folder with numpy, tokenizers and onnxruntime only. For measuring
 what shipping buys, `run_test_examples` rebuilds the run's test split and `interleaved_latency` times any
@@ -42,6 +43,10 @@ OUTPUT_NAMES = ("logits",)
 CHECK_SENTENCES = ("Shares rise as the bank raises its profit forecast",
                    "Striker scores twice in cup final",
                    "New phone maker unveils a cheaper handset for schools and small businesses in Europe")
+# ... and sentence pairs (token_type_ids 1 on the second sentence), checked for every model: the graph is
+# the same for a single-sentence and a pair task, only the inputs differ.
+CHECK_PAIRS = (("Striker scores twice in cup final", "The forward found the net two times as his side won the cup."),
+               ("Shares rise as the bank raises its profit forecast", "The band's new album is out on Friday."))
 # An exported graph that differs from PyTorch by more than this is not written off as rounding: stop.
 MAX_FP32_DIFFERENCE = 1e-3
 
@@ -173,9 +178,14 @@ def onnx_logits(onnx_path, inputs: dict, threads: int | None = None) -> np.ndarr
 
 
 def _check_batches(tokenizer, max_length: int) -> list[dict]:
-    """Two batches of CHECK_SENTENCES: all three padded together (B = 3), and the shortest alone (B = 1)."""
-    return [dict(tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="np"))
-            for texts in (CHECK_SENTENCES, CHECK_SENTENCES[1:2])]
+    """Three batches: CHECK_SENTENCES padded together (B = 3), the shortest alone (B = 1), and
+    CHECK_PAIRS as sentence pairs (B = 2, segments 0 and 1)."""
+    def encode(texts, pairs=None):
+        return dict(tokenizer(list(texts), pairs, padding=True, truncation=True, max_length=max_length,
+                              return_tensors="np"))
+
+    return [encode(CHECK_SENTENCES), encode(CHECK_SENTENCES[1:2]),
+            encode([a for a, _ in CHECK_PAIRS], [b for _, b in CHECK_PAIRS])]
 
 
 def _max_difference(model, onnx_path, batches) -> float:
@@ -203,6 +213,15 @@ def _max_length(run_dir: Path, model_config) -> int:
         return int(model_config.max_position_embeddings)
 
 
+def _text_columns(run_dir: Path) -> list[str] | None:
+    """["text"] or ["text", "text_pair"] (a sentence-pair task: classify (text, text_pair) tuples), from
+    the run's metrics.json; None when it does not say."""
+    try:
+        return json.loads((run_dir / "metrics.json").read_text())["task"]["text_columns"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _export_one(name: str, folder: Path, out: Path, int8: bool, batches: list[dict]) -> dict:
     from transformers import BertForSequenceClassification
 
@@ -226,9 +245,9 @@ def export_run(run_dir, onnx: bool = True, int8: bool = False, teacher: bool = T
     """Export a finished run's student (and its fine-tuned teacher) into RUN_DIR/export (or `out`).
 
     onnx: the fp32 graphs; int8: also their dynamically quantised copies (made from the fp32 graph, which
-    is written too). Each fp32 graph is checked against PyTorch on CHECK_SENTENCES (RuntimeError above
-    MAX_FP32_DIFFERENCE). The folder also gets the tokenizer files, labels.json and export.json. Returns
-    export.json's content. FileNotFoundError when RUN_DIR holds no student (run `tinybert-ref run` first).
+    is written too). Each fp32 graph is checked against PyTorch on CHECK_SENTENCES and CHECK_PAIRS
+    (RuntimeError above MAX_FP32_DIFFERENCE). The folder also gets the tokenizer files, labels.json and
+    export.json. Returns export.json's content. FileNotFoundError when RUN_DIR holds no student (run `tinybert-ref run` first).
     """
     from transformers import AutoConfig, AutoTokenizer
 
@@ -249,9 +268,11 @@ def export_run(run_dir, onnx: bool = True, int8: bool = False, teacher: bool = T
     max_length = _max_length(run_dir, config)
     batches = _check_batches(tokenizer, max_length)
     names = ["student"] + (["teacher"] if teacher else [])
-    manifest = {"run_dir": str(run_dir), "labels": labels, "max_length": max_length, "inputs": list(INPUT_NAMES),
+    manifest = {"run_dir": str(run_dir), "labels": labels, "max_length": max_length,
+                "text_columns": _text_columns(run_dir), "inputs": list(INPUT_NAMES),
                 "outputs": list(OUTPUT_NAMES), "dynamic_axes": {"0": "batch", "1": "sequence"},
-                "check_sentences": list(CHECK_SENTENCES), "models": {}, "skipped": {}, "versions": _versions()}
+                "check_sentences": list(CHECK_SENTENCES), "check_pairs": [list(p) for p in CHECK_PAIRS],
+                "models": {}, "skipped": {}, "versions": _versions()}
     for name in names:
         if checkpoints[name] is None:
             manifest["skipped"][name] = "no fine-tuned teacher found in the run folder or its stage store"
@@ -280,7 +301,7 @@ def run_test_examples(run_dir) -> dict:
         config = RunConfig(**values)
     except TypeError as error:
         raise ValueError(f"{path} was written by another version of tinybert_ref ({error}); re-run the run") from None
-    info, task = load_task(config.task)
+    info, task = load_task(config.task, **config.task_options())
     test, limit = task["test"], config.resolved_profile().eval_limit
     if limit is not None and len(test) > limit:
         test = test.shuffle(seed=0).select(range(limit))  # as pipeline.prepare cuts dev and test

@@ -6,6 +6,9 @@
     classify.predict(["Shares rise as the bank raises its forecast"])   # -> ["business"]
     classify.logits([("A man plays guitar", "Someone plays music")])    # sentence pairs: (text, text_pair)
 
+A model of a sentence-pair task (`bbc_pairs`, MRPC, ...; export.json's "text_columns" lists two columns)
+takes (text, text_pair) tuples: the second text gets segment 1, as in training.
+
 The folder is what `tinybert_ref.export.export_run` writes (tokenizer.json, labels.json, export.json and
 the .onnx files). Tokenisation is the `tokenizers` library on tokenizer.json, which is the same tokenizer
 the fast `transformers` tokenizer runs, truncated at the run's max_seq_len (export.json). Taught in

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import stages
-from .config import RunConfig, check_inputs
+from .config import OMITTED_AT_DEFAULT, RunConfig, check_inputs
 from .data.tasks import load_task
 from .data.tokenize import collator, tokenize_task
 from .models import load_teacher
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # every training seed (`--seeds`): a seed's retention is its student over the one teacher.
 SHARED_SEED = 42
 _TASK_DATA = ("train_limit", "eval_limit", "max_seq_len")
+_TASK = ("task", "text_columns")  # what names the task's data (text_columns: in a key only when set)
 _LOSSES = ("embedding_loss", "attention_loss", "hidden_loss")
 
 
@@ -87,8 +88,10 @@ def stage_key(run: Run, name: str) -> dict:
     """The key of stage `name`: what it reads of the profile and the config (`STAGES`), its seed, and its
     inputs (the keys of the stages it starts from, its resolved step budget)."""
     stage = STAGES[name]
+    config = {f: getattr(run.config, f) for f in stage.config_fields}
+    config = {f: v for f, v in config.items() if not (f in OMITTED_AT_DEFAULT and v is None)}
     return {"stage": name, "seed": run.seed_of(name), **{f: getattr(run.profile, f) for f in stage.profile_fields},
-            **{f: getattr(run.config, f) for f in stage.config_fields}, **stage.inputs(run)}
+            **config, **stage.inputs(run)}
 
 
 def _run_stage(run: Run, name: str) -> tuple[Path, dict]:
@@ -113,7 +116,7 @@ def prepare(config: RunConfig, out: str | Path, store: str | Path | None = None,
     accelerator = make_accelerator(config.precision)  # fp16 on a CPU fails here
     _, tokenizer = load_teacher(config.teacher, tokenizer_only=True)
     # The data split is fixed (seed 0, the committed manifest); config.seed varies only training.
-    info, task = load_task(config.task)
+    info, task = load_task(config.task, **config.task_options())
     task = _limit(task, profile)
     seed_everything(config.seed)
     claim_run_folder(out, config.to_dict(), force=force, write=accelerator.is_main_process)
@@ -170,7 +173,7 @@ class Stage:
 STAGES: dict[str, Stage] = {
     "teacher": Stage(stages.teacher,
                      _TASK_DATA + ("batch_size", "teacher_epochs", "teacher_lr", "eval_every"),
-                     ("teacher", "task", "precision"), shared_seed=True),
+                     ("teacher", *_TASK, "precision"), shared_seed=True),
     "mlm": Stage(stages.mlm,
                  ("corpus_seq_len", "mlm_steps", "mlm_batch_size", "mlm_lr", "mlm_head_lr", "aug_k"),
                  ("teacher", "corpus"), shared_seed=True, main_only=True),
@@ -179,17 +182,17 @@ STAGES: dict[str, Stage] = {
                                   ("teacher", "corpus", "student", "mapping", "precision") + _LOSSES),
     "augmentation": Stage(stages.augmentation,
                           ("train_limit", "aug_copies", "aug_p", "aug_k", "aug_mlm", "aug_pair_with_original"),
-                          ("task", "mlm", "glove"), main_only=True, inputs=_augmentation_inputs),
+                          (*_TASK, "mlm", "glove"), main_only=True, inputs=_augmentation_inputs),
     "task_distillation_1": Stage(stages.task_distillation_1,
                                  _TASK_DATA + ("batch_size", "td1_lr"),
-                                 ("task", "student", "mapping", "precision") + _LOSSES,
+                                 (*_TASK, "student", "mapping", "precision") + _LOSSES,
                                  inputs=lambda run: _student_inputs(run, "td1")),
     "task_distillation_2": Stage(stages.task_distillation_2,
                                  _TASK_DATA + ("batch_size", "td2_lr", "temperature", "eval_every"),
-                                 ("task", "student", "precision"), inputs=_td2_inputs),
+                                 (*_TASK, "student", "precision"), inputs=_td2_inputs),
     "finetune": Stage(stages.finetune,
                       _TASK_DATA + ("batch_size", "finetune_lr", "eval_every"),
-                      ("task", "student", "precision"), inputs=lambda run: _student_inputs(run, "td1", "td2")),
+                      (*_TASK, "student", "precision"), inputs=lambda run: _student_inputs(run, "td1", "td2")),
 }
 
 

@@ -3,12 +3,12 @@
 The pipeline (summary.py) writes RUN_DIR/metrics.json with this schema (every key but "teacher" and
 "student" optional, and optional keys inside those too):
 
-    {"profile": str, "config": {...}, "task": {"name", "metric", "labels", "sizes"},
+    {"profile": str, "config": {...}, "task": {"name", "metric", "labels", "text_columns", "sizes"},
      "teacher": {"test_metric", "dev_metric", "params", "latency_ms", "per_class"},
      "student": {same}, "retention": float, "dev_retention": float,
      "latency_setting": {"batch", "seq_len", "threads", "attention"},
      "stage_minutes": float, "peak_rss_gib": float,
-     "baselines": {"tfidf": {"metric", "model", "features", ...}},
+     "baselines": {"tfidf": {"metric", "model", "features", "description", ...}},
      "stages": {name: {"wall_s": float, ...}}, "figures": [paths relative to RUN_DIR]}
 
 `render_report` turns it into RUN_DIR/report.md; notebook 09 reads the same file. Both are written
@@ -215,7 +215,8 @@ def _baselines_section(metrics: Mapping) -> list[str]:
     baselines = metrics.get("baselines") or {}
     lines = []
     for name, baseline in baselines.items():
-        described = {"tfidf": "TF-IDF of word 1-2 grams + logistic regression (no neural network)"}.get(name, name)
+        described = baseline.get("description") or {
+            "tfidf": "TF-IDF of word 1-2 grams + logistic regression (no neural network)"}.get(name, name)
         value = baseline.get("metric")
         figure = "n/a" if value is None else f"{value:.4f}"
         features = f", {baseline['features']} features" if "features" in baseline else ""

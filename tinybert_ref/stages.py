@@ -178,7 +178,9 @@ def general_distillation(run: Run, stage_dir: Path, key: dict) -> dict:
 
 
 def augmentation(run: Run, stage_dir: Path, key: dict) -> dict:
-    """Stage 3: Algorithm 1 over the training set (p_t, K, N_a from the profile), with provenance."""
+    """Stage 3: Algorithm 1 over the training set (p_t, K, N_a from the profile), with provenance. A
+    sentence-pair task has each sentence of a pair augmented in turn, as the official code does
+    (`augment.algorithm.augment_pairs`)."""
     from .augment.algorithm import augment_dataset, replacement_counts
     from .augment.mlm import load_pretrained_mlm
     from .augment.wordvectors import WordVectors
@@ -188,9 +190,11 @@ def augmentation(run: Run, stage_dir: Path, key: dict) -> dict:
     if p.aug_mlm:
         mlm, mlm_tokenizer = load_pretrained_mlm(run.config.mlm or run.stages["mlm"][0] / "model")
     vectors = WordVectors.from_text_file(run.config.glove) if run.config.glove else WordVectors.from_glove_package()
-    augmented = augment_dataset(run.task["train"], "text", "label", mlm=mlm, tokenizer=mlm_tokenizer,
-                                word_vectors=vectors, p=p.aug_p, k=p.aug_k, n_copies=p.aug_copies,
-                                seed=run.config.seed, use_mlm=p.aug_mlm, pair_with_original=p.aug_pair_with_original)
+    pair = "text_pair" if run.info.is_pair else None
+    augmented = augment_dataset(run.task["train"], "text", "label", text_pair_column=pair, mlm=mlm,
+                                tokenizer=mlm_tokenizer, word_vectors=vectors, p=p.aug_p, k=p.aug_k,
+                                n_copies=p.aug_copies, seed=run.config.seed, use_mlm=p.aug_mlm,
+                                pair_with_original=p.aug_pair_with_original)
     augmented.save_to_disk(str(stage_dir / "dataset"))
     originals = len(run.task["train"])
     return {"examples": len(augmented), "originals": originals, "replacements": replacement_counts(augmented),
@@ -204,7 +208,8 @@ def distillation_data(run: Run):
     from datasets import DatasetDict, load_from_disk
 
     stage_dir = run.stages["augmentation"][0]
-    augmented = load_from_disk(str(stage_dir / "dataset")).select_columns(["text", "label"])
+    augmented = load_from_disk(str(stage_dir / "dataset"))
+    augmented = augmented.select_columns([c for c in ("text", "text_pair", "label") if c in augmented.column_names])
     with run.accelerator.main_process_first():
         return tokenize_task(DatasetDict(train=augmented), run.tokenizer, run.profile.max_seq_len,
                              cache_dir=stage_dir / "tokenized")["train"]

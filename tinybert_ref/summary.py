@@ -14,7 +14,14 @@ from pathlib import Path
 
 import torch
 
-from .evaluate import evaluate_model, measure_latency, per_class_report, predict, tfidf_baseline
+from .evaluate import (
+    evaluate_model,
+    measure_latency,
+    per_class_report,
+    predict,
+    tfidf_baseline,
+    tfidf_pair_baseline,
+)
 from .io import save_model_atomic
 from .models import count_parameters
 from .report import write_metrics, write_report
@@ -149,10 +156,14 @@ def _ratio(a, b):
 
 def _task_summary(run) -> dict:
     return {"name": run.info.name, "metric": run.info.metric, "labels": list(run.info.label_names),
-            "sizes": {split: len(run.task[split]) for split in run.task}}
+            "text_columns": list(run.info.text_columns), "sizes": {split: len(run.task[split]) for split in run.task}}
 
 
 def _tfidf(run) -> dict:
     task = run.task
+    if run.info.is_pair:
+        return tfidf_pair_baseline(task["train"]["text"], task["train"]["text_pair"], task["train"]["label"],
+                                   task["test"]["text"], task["test"]["text_pair"], task["test"]["label"],
+                                   metric=run.info.metric, seed=run.config.seed)
     return tfidf_baseline(task["train"]["text"], task["train"]["label"], task["test"]["text"],
                           task["test"]["label"], metric=run.info.metric, seed=run.config.seed)

@@ -11,6 +11,17 @@ original sentence is kept first, as the official code writes it, and the copies 
 joined by spaces (so "Oil's" comes back as "oil ' s": the same WordPieces for an uncased model).
 Paper defaults: p_t = 0.4, K = 15, N_a = 20.
 
+Sentence pairs (`augment_pairs`, `augment_dataset(..., text_pair_column=...)`) follow the official code
+(TinyBERT/data_augmentation.py, `AugmentProcessor`: `augment_ids` lists both sentence columns of MRPC,
+MNLI, STS-B, QQP, QNLI and RTE, e.g. 'MRPC': [3, 4]): it augments each sentence of a pair in turn and
+writes one row per augmented sentence with the other sentence of the pair beside it, so a pair gives up
+to 2 N_a copies (N_a of each sentence) and its label is copied to all of them. Here the original pair
+comes first, once; then the copies of the first sentence (the second kept as it is); then the copies
+of the second (the first kept as it is). The official loop writes into the row it reads, so while the
+second sentence varies the first stays at its *last* augmented version; we keep the original first
+sentence there. Candidates are computed once per distinct sentence (a headline or a paragraph that
+appears in several pairs goes through the masked LM once).
+
 Batching is the point of this module: the masked variants of MANY sentences go through the masked
 LM together (sorted by length, padded per batch, one forward per batch, the MLM head applied to the
 masked rows only) and all multi-piece words are looked up in one `neighbours_many` call.
@@ -45,8 +56,10 @@ __all__ = [
     "WordCandidates",
     "Replacement",
     "AugmentedExample",
+    "AugmentedPair",
     "candidate_sets",
     "augment",
+    "augment_pairs",
     "augment_dataset",
     "split_sentences",
     "word_route",
@@ -90,6 +103,20 @@ class AugmentedExample:
     label: object
     original_index: int
     is_original: bool
+    replacements: tuple[Replacement, ...]
+
+
+@dataclass(frozen=True)
+class AugmentedPair:
+    """One output pair: the original (is_original, augmented ""), or a copy in which the sentence named
+    by `augmented` ("text" or "text_pair") was augmented and the other one is the original."""
+
+    text: str
+    text_pair: str
+    label: object
+    original_index: int
+    is_original: bool
+    augmented: str
     replacements: tuple[Replacement, ...]
 
 
@@ -140,10 +167,11 @@ def keep_candidates(tokens: Sequence[str], word: str) -> tuple[str, ...]:
 
 
 def sample_copies(index: int, sentence: str, words: Sequence[WordCandidates], label=None, *, p: float,
-                  n_copies: int, seed: int, deduplicate: bool = True) -> list[AugmentedExample]:
+                  n_copies: int, seed: int, deduplicate: bool = True, stream: int = 0) -> list[AugmentedExample]:
     """The original sentence, then n_copies copies in which each word with candidates is replaced with
-    probability p by a uniformly drawn candidate (Algorithm 1's inner loop). RNG: (seed, index)."""
-    rng = np.random.default_rng([seed, index])
+    probability p by a uniformly drawn candidate (Algorithm 1's inner loop). RNG: (seed, index), or
+    (seed, index, stream) for stream > 0 (the two sentences of a pair draw from streams 1 and 2)."""
+    rng = np.random.default_rng([seed, index] if stream == 0 else [seed, index, stream])
     replace = rng.random((n_copies, len(words))) < p
     pick = rng.random((n_copies, len(words)))
     examples = [AugmentedExample(sentence, label, index, True, ())]
@@ -271,40 +299,92 @@ def augment(sentences, labels=None, *, mlm, tokenizer, word_vectors, p: float = 
     return expand(sentences, candidates, labels, p=p, n_copies=n_copies, seed=seed, deduplicate=deduplicate)
 
 
-def augment_dataset(dataset, text_column: str = "text", label_column: str | None = "label", **kwargs):
+def augment_pairs(texts, text_pairs, labels=None, *, mlm, tokenizer, word_vectors, p: float = 0.4, k: int = 15,
+                  n_copies: int = 20, seed: int = 0, batch_size: int = 64, pair_with_original: bool = True,
+                  deduplicate: bool = True, progress: bool = True, use_mlm: bool = True) -> list[AugmentedPair]:
+    """Algorithm 1 over sentence pairs, as the official code augments pair tasks (module docstring): per
+    pair the original, then up to n_copies copies of `texts[i]` beside the original `text_pairs[i]`,
+    then up to n_copies copies of `text_pairs[i]` beside the original `texts[i]`.
+
+    The copies of a sentence are those `augment` draws (seeded by (seed, pair index, 1 or 2)), so the
+    result is deterministic for a given seed. A pair is kept (its original) even when a sentence has
+    no words to replace."""
+    texts = check_inputs(texts, labels, p, k, n_copies)
+    text_pairs = check_inputs(text_pairs, labels, p, k, n_copies)
+    if len(texts) != len(text_pairs):
+        raise AugmentationError(f"{len(texts)} texts but {len(text_pairs)} text pairs: pass one second sentence "
+                                "per first sentence")
+    unique = list(dict.fromkeys(texts + text_pairs))
+    candidates = dict(zip(unique, candidate_sets(unique, mlm=mlm, tokenizer=tokenizer, word_vectors=word_vectors,
+                                                 k=k, batch_size=batch_size, pair_with_original=pair_with_original,
+                                                 progress=progress, use_mlm=use_mlm), strict=True))
+    examples = []
+    for index, (text, text_pair) in enumerate(zip(texts, text_pairs, strict=True)):
+        label = None if labels is None else labels[index]
+        examples.append(AugmentedPair(text, text_pair, label, index, True, "", ()))
+        for stream, column, sentence in ((1, "text", text), (2, "text_pair", text_pair)):
+            if not candidates[sentence]:
+                continue
+            copies = sample_copies(index, sentence, candidates[sentence], label, p=p, n_copies=n_copies, seed=seed,
+                                   deduplicate=deduplicate, stream=stream)[1:]
+            for copy in copies:
+                pair = (copy.text, text_pair) if column == "text" else (text, copy.text)
+                examples.append(AugmentedPair(*pair, label, index, False, column, copy.replacements))
+    return examples
+
+
+def augment_dataset(dataset, text_column: str = "text", label_column: str | None = "label",
+                    text_pair_column: str | None = None, **kwargs):
     """augment() over a `datasets.Dataset`: returns a Dataset with columns text, label, original_index,
     is_original and replacements (a JSON list of [position, original, replacement, source]).
-    The label column keeps its feature type (e.g. ClassLabel). kwargs go to `augment`."""
+    The label column keeps its feature type (e.g. ClassLabel). kwargs go to `augment`.
+
+    text_pair_column: a sentence-pair dataset, augmented with `augment_pairs`; the result has columns
+    text, text_pair, label, original_index, is_original, augmented ("text", "text_pair" or "" for the
+    original) and replacements (positions in the augmented sentence)."""
     from datasets import Dataset, Features, Value
 
-    missing = [c for c in (text_column, label_column) if c is not None and c not in dataset.column_names]
+    wanted = (text_column, text_pair_column, label_column)
+    missing = [c for c in wanted if c is not None and c not in dataset.column_names]
     if missing:
         raise AugmentationError(f"no column {missing[0]!r} in the dataset (columns: {dataset.column_names}); "
-                                "pass text_column= and label_column=")
+                                "pass text_column=, text_pair_column= and label_column=")
     labels = dataset[label_column] if label_column else None
-    examples = augment(dataset[text_column], labels, **kwargs)
     label_feature = dataset.features[label_column] if label_column else Value("null")
-    features = Features({"text": Value("string"), "label": label_feature, "original_index": Value("int64"),
-                         "is_original": Value("bool"), "replacements": Value("string")})
+    if text_pair_column is None:
+        examples = augment(dataset[text_column], labels, **kwargs)
+        texts = {"text": [e.text for e in examples]}
+        extra = {}
+    else:
+        examples = augment_pairs(dataset[text_column], dataset[text_pair_column], labels, **kwargs)
+        texts = {"text": [e.text for e in examples], "text_pair": [e.text_pair for e in examples]}
+        extra = {"augmented": [e.augmented for e in examples]}
+    features = Features({**{name: Value("string") for name in texts}, "label": label_feature,
+                         "original_index": Value("int64"), "is_original": Value("bool"),
+                         **{name: Value("string") for name in extra}, "replacements": Value("string")})
     return Dataset.from_dict({
-        "text": [e.text for e in examples],
+        **texts,
         "label": [e.label for e in examples],
         "original_index": [e.original_index for e in examples],
         "is_original": [e.is_original for e in examples],
+        **extra,
         "replacements": [json.dumps([list(r) for r in e.replacements]) for e in examples],
     }, features=features)
 
 
 def replacement_counts(dataset) -> dict:
     """Over the augmented copies of an `augment_dataset` result: how many words the masked LM replaced,
-    how many GloVe replaced, and how many were kept (every other word of every copy)."""
+    how many GloVe replaced, and how many were kept (every other word of every copy's augmented
+    sentence: of a pair, the sentence named by its `augmented` column)."""
     counts = {"mlm": 0, "glove": 0, "kept": 0}
-    for text, is_original, changes in zip(dataset["text"], dataset["is_original"], dataset["replacements"],
-                                          strict=True):
+    columns = dataset["augmented"] if "augmented" in dataset.column_names else ["text"] * len(dataset)
+    sentences = {name: dataset[name] for name in ("text", "text_pair") if name in dataset.column_names}
+    for i, (column, is_original, changes) in enumerate(zip(columns, dataset["is_original"], dataset["replacements"],
+                                                           strict=True)):
         if is_original:
             continue
         changes = json.loads(changes)
         for *_, source in changes:
             counts[source] += 1
-        counts["kept"] += len(text.split()) - len(changes)
+        counts["kept"] += len(sentences[column][i].split()) - len(changes)
     return counts

@@ -2,8 +2,9 @@
 tokenisation.
 
     base.py      TaskInfo, Task, DataError, label encoding, seeded splits, build_task, task_report
-    tasks.py     load_task ("bbc", GLUE names or folders, CSV/TSV/JSONL files), load_table
+    tasks.py     load_task ("bbc", "bbc_pairs", GLUE names or folders, CSV/TSV/JSONL files), load_table
     bbc.py       the BBC headline task, its de-duplication and committed split manifest
+    bbc_pairs.py the BBC headline / lead-paragraph pair task (split as bbc.py) and its committed pairing
     glue.py      GLUE by name (online) or from a folder of GLUE TSV files
     corpus.py    BBC bodies without test articles, text corpora, packing into fixed-length blocks
     tokenize.py  cached task tokenisation, dynamic-padding collator
@@ -21,6 +22,7 @@ __all__ = [
     "Task",
     "load_task",
     "load_bbc_headlines",
+    "load_bbc_pairs",
     "load_glue",
     "load_table",
     "task_report",
@@ -35,7 +37,8 @@ __all__ = [
 
 _HOME = {
     "DataError": "tasks", "TaskInfo": "tasks", "Task": "tasks", "load_task": "tasks",
-    "load_bbc_headlines": "tasks", "load_glue": "tasks", "load_table": "tasks", "task_report": "tasks",
+    "load_bbc_headlines": "tasks", "load_bbc_pairs": "tasks", "load_glue": "tasks", "load_table": "tasks",
+    "task_report": "tasks",
     "bbc_report": "bbc", "bbc_bodies": "corpus", "load_text_corpus": "corpus", "pack_corpus": "corpus",
     "held_out_split": "corpus", "tokenize_task": "tokenize", "collator": "tokenize",
 }

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["DataError", "TaskInfo", "Task", "SPLITS", "build_task", "encode_labels", "split_indices", "task_report",
-           "validate_task"]
+__all__ = ["DataError", "TaskInfo", "Task", "SPLITS", "build_task", "encode_labels", "parse_text_columns",
+           "split_indices", "task_report", "validate_task"]
 
 SPLITS = ("train", "dev", "test")
 
@@ -59,6 +59,16 @@ class Task(NamedTuple):
 
     info: TaskInfo
     data: object  # datasets.DatasetDict with splits train, dev, test
+
+
+def parse_text_columns(value) -> tuple[str, ...]:
+    """"a,b" or ("a", "b") -> ("a", "b"): one or two non-empty, distinct column names, else DataError."""
+    columns = tuple(c.strip() for c in (value.split(",") if isinstance(value, str) else value))
+    if not 1 <= len(columns) <= 2 or not all(columns) or len(set(columns)) != len(columns):
+        raise DataError(f"text columns {value!r}: give the text column and the text-pair column of the file, "
+                        "two different names separated by a comma, e.g. --text-columns question,answer "
+                        "(or one name for a single-sentence task)")
+    return columns
 
 
 # --------------------------------------------------------------------------------------- labels

@@ -4,8 +4,10 @@ Every loader returns a `Task` = (info, data): `info` is a frozen `TaskInfo`, `da
 splits have the columns `text` (plus `text_pair` for sentence-pair tasks) and `label` (int class id, or
 float for regression). Used by the pipeline (`load_task`) and notebooks 07 and 09.
 
-Sources: the BBC headlines (embedded default; see `bbc.py`), GLUE by name (online, through `datasets`)
-or from a folder of GLUE TSV files (`glue.py`), and any CSV / TSV / JSONL file (`load_table`).
+Sources: the BBC headlines (embedded default; see `bbc.py`), the BBC headline / lead-paragraph pairs
+(`bbc_pairs.py`, an offline sentence-pair task), GLUE by name (online, through `datasets`) or from a
+folder of GLUE TSV files (`glue.py`), and any CSV / TSV / JSONL file (`load_table`; `text_columns="a,b"`
+names its two text columns for a sentence-pair task).
 Bad input raises `DataError` (a ValueError) naming the problem and the fix.
 """
 
@@ -23,11 +25,13 @@ from .base import (
     TaskInfo,
     build_task,
     encode_labels,
+    parse_text_columns,
     split_indices,
     task_report,
     validate_task,
 )
 from .bbc import load_bbc_headlines
+from .bbc_pairs import load_bbc_pairs
 from .glue import glue_task_name, load_glue
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "SPLITS",
     "load_task",
     "load_bbc_headlines",
+    "load_bbc_pairs",
     "load_glue",
     "load_table",
     "build_task",
@@ -44,6 +49,7 @@ __all__ = [
     "split_indices",
     "task_report",
     "validate_task",
+    "parse_text_columns",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,14 +58,25 @@ _SPLIT_ALIASES = {"train": "train", "dev": "dev", "validation": "dev", "valid": 
 _READERS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 
-def load_task(spec, **kw) -> Task:
-    """Dispatch on `spec`: "bbc" -> BBC headlines; a GLUE name (sst2, mrpc, ...) -> GLUE online;
-    a folder -> GLUE TSV folder (task from the folder name, or pass name=...); a file -> `load_table`.
-    Keyword arguments go to the chosen loader (all take `seed`)."""
+def load_task(spec, text_columns=None, **kw) -> Task:
+    """Dispatch on `spec`: "bbc" -> BBC headlines; "bbc_pairs" -> BBC headline / lead pairs; a GLUE name
+    (sst2, mrpc, ...) -> GLUE online; a folder -> GLUE TSV folder (task from the folder name, or pass
+    name=...); a file -> `load_table`. text_columns: "a,b" (or ("a", "b")), the text and text-pair
+    columns of a file (one name: its text column); only for a file. Keyword arguments go to the chosen
+    loader (all take `seed`)."""
     text = str(spec)
+    path = Path(text).expanduser()
+    if text_columns is not None:
+        columns = parse_text_columns(text_columns)
+        if not path.is_file():
+            raise DataError(f"text columns {','.join(columns)!r} (--text-columns) name the columns of a CSV/TSV/JSONL "
+                            f"task file, but the task {text!r} is not a file (BBC tasks and GLUE know their columns); "
+                            "drop --text-columns or pass a file")
+        kw = {"text_column": columns[0], "text_pair_column": columns[1] if len(columns) > 1 else None, **kw}
     if text.lower() in ("bbc", "bbc_headlines", "bbc-headlines"):
         return load_bbc_headlines(**kw)
-    path = Path(text).expanduser()
+    if text.lower() in ("bbc_pairs", "bbc-pairs"):
+        return load_bbc_pairs(**kw)
     if path.is_dir():
         name = kw.pop("name", None) or glue_task_name(path.name)
         if name is None:
@@ -70,8 +87,8 @@ def load_task(spec, **kw) -> Task:
         return load_table(path, **kw)
     if glue_task_name(text) is not None:
         return load_glue(text, **kw)
-    raise DataError(f"unknown task {text!r}: not 'bbc', not a GLUE name, and no file or folder at "
-                    f"{path.resolve()}; fix the path, or use 'bbc' or a GLUE name such as 'sst2'")
+    raise DataError(f"unknown task {text!r}: not 'bbc' or 'bbc_pairs', not a GLUE name, and no file or folder at "
+                    f"{path.resolve()}; fix the path, or use 'bbc', 'bbc_pairs' or a GLUE name such as 'sst2'")
 
 
 # ----------------------------------------------------------------------------------------- tables
@@ -110,8 +127,12 @@ def load_table(path, text_column: str = "text", label_column: str = "label", tex
     wanted = [c for c in (text_column, text_pair_column, label_column) if c is not None]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
+        role = {text_column: "text column", text_pair_column: "second text column (text pair)",
+                label_column: "label column"}[missing[0]]
         raise DataError(f"{path.name} has no column {missing[0]!r}; columns found: {list(frame.columns)}; "
-                        f"pass text_column=/label_column=/text_pair_column= with the right names")
+                        f"{missing[0]!r} was to be the {role}: name the right columns, on the command line with "
+                        "--text-columns TEXT,TEXT_PAIR (the label column must be 'label'), in Python with "
+                        "text_column=/text_pair_column=/label_column=")
     if frame.empty:
         raise DataError(f"{path.name} has no rows: a task needs labelled examples")
     for column in wanted:
