@@ -10,6 +10,9 @@
                   (bound: flat; the token ids alone held in RAM), and its tokens/s
     deploy        a run's teacher and student as PyTorch fp32, ONNX fp32 and ONNX int8: size, test metric,
                   int8/fp32 agreement, latency at batch 1/32 and length 64/128 (bounds: 4x size, 4x int8 arithmetic)
+    workshop      (run on its own: `python -m benchmarks.workshop`) the `workshop` profile's quick path, timed
+                  from an empty store, with notebook 08's attention distance (target: <= 5 min, <= half the random
+                  student's distance after task-distillation step 1)
 
 Each module's `run(out_dir, tiny=False)` returns its result and writes `out_dir/<name>.json` with the
 machine description (`machine.describe`); `tables.write_readme` renders every JSON file there into
