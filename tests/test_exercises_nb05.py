@@ -1,6 +1,8 @@
 """Checkers of notebook 05 (general distillation): the harness's table for each exercise, and the references
 against the package (the objective's total on real forwards, `pack_corpus`)."""
 
+import copy
+
 import torch
 from exercise_harness import Table, exercise_tests
 
@@ -117,14 +119,15 @@ def test_q1_reference_is_the_package_total_on_real_forwards(teacher_bert, teache
     from tinybert_ref.mapping import layer_mapping
     from tinybert_ref.models import build_student
 
-    student = build_student("small", teacher_bert.config, seed=0)
+    teacher = copy.deepcopy(teacher_bert)  # forward_with_internals switches the attention in place: keep the
+    student = build_student("small", teacher.config, seed=0)  # session's plain (sdpa) teacher as other tests need it
     batch = teacher_tokenizer(["The pound rose.", "Shares in the firm fell sharply on Monday."], padding=True,
                               return_tensors="pt")
     with torch.no_grad():
-        teacher_out = forward_with_internals(teacher_bert, **batch)
+        teacher_out = forward_with_internals(teacher, **batch)
     student_out = forward_with_internals(student, **batch)
     mapping = layer_mapping(4, 6)
-    layer_loss = TransformerDistillationLoss(student.config.hidden_size, teacher_bert.config.hidden_size, mapping)
+    layer_loss = TransformerDistillationLoss(student.config.hidden_size, teacher.config.hidden_size, mapping)
     mine = nb05.reference_distillation_loss(student_out, teacher_out, mapping, batch["attention_mask"],
                                             layer_loss.projection)
     package = layer_loss(student_out, teacher_out, batch["attention_mask"])["total"]
