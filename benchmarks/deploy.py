@@ -45,9 +45,9 @@ RUN_DIRS = (RUN_DIR / "seed-42", RUN_DIR)
 TINY_RUN_DIR = ROOT / "runs" / "ci"
 RUNTIMES = ("pytorch_fp32", "onnx_fp32", "onnx_int8")
 SETTINGS = {"threads": 2, "lengths": [64, 128], "batches": {1: {"repeats": 20, "warmup": 3}, 32: {"repeats": 5, "warmup": 1}},
-            "eval_batch_size": 64}
+            "eval_batch_size": 64, "profile_runs": 3}
 TINY_SETTINGS = {"threads": 2, "lengths": [16], "batches": {1: {"repeats": 2, "warmup": 1}, 4: {"repeats": 2, "warmup": 1}},
-                 "eval_batch_size": 64}
+                 "eval_batch_size": 64, "profile_runs": 1}
 BOUNDS = {"size": 4.0, "int8_arithmetic": 4.0}
 
 
@@ -94,6 +94,51 @@ def _latency(runtimes: _Runtimes, vocab_size: int, settings: dict) -> dict[str, 
     return out
 
 
+# onnxruntime's int8 kernels and the activation quantisation quantize_dynamic inserts before them
+_INT8_OPS = ("MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear", "MatMulIntegerToFloat")
+
+
+def _op_times(path: Path, batch: dict[str, np.ndarray], threads: int, runs: int) -> dict[str, float]:
+    """Milliseconds per run spent in each operator type (onnxruntime's own profiler, `runs` runs after one
+    warm-up): where an int8 graph's time goes, against the fp32 graph's."""
+    import json
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    with tempfile.TemporaryDirectory(prefix="tinybert-ort-profile-") as folder:
+        options.enable_profiling, options.profile_file_prefix = True, str(Path(folder) / "profile")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for _ in range(runs + 1):
+            session.run(None, batch)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    runs_seen = [e for e in events if e.get("name") == "model_run"]
+    total: dict[str, float] = {}
+    warmup_end = runs_seen[0]["ts"] + runs_seen[0]["dur"] if runs_seen else 0
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time") and event["ts"] >= warmup_end:
+            op = event["args"]["op_name"]
+            total[op] = total.get(op, 0.0) + event["dur"] / 1000 / runs
+    return dict(sorted(total.items(), key=lambda item: -item[1]))
+
+
+def _where_time_goes(fp32_path: Path, int8_path: Path, vocab_size: int, settings: dict) -> dict:
+    """At the largest batch and length: each graph's time by operator type, and int8's split into its int8
+    kernels (with the activations' quantisation) and everything left in fp32."""
+    batch_size, length = max(settings["batches"]), max(settings["lengths"])
+    batch = _random_batch(vocab_size, batch_size, length)
+    times = {name: _op_times(path, batch, settings["threads"], runs=settings["profile_runs"])
+             for name, path in (("onnx_fp32", fp32_path), ("onnx_int8", int8_path))}
+    int8_kernels = sum(ms for op, ms in times["onnx_int8"].items() if op in _INT8_OPS)
+    int8_total = sum(times["onnx_int8"].values())
+    fp32_matmuls = times["onnx_fp32"].get("MatMul", 0.0) + times["onnx_fp32"].get("FusedMatMul", 0.0)
+    return {"setting": f"batch_{batch_size}_len_{length}", "ms_by_op": times,
+            "int8_kernels_ms": int8_kernels, "int8_rest_ms": int8_total - int8_kernels, "int8_total_ms": int8_total,
+            "fp32_total_ms": sum(times["onnx_fp32"].values()), "fp32_matmul_ms": fp32_matmuls}
+
+
 def _padded_batches(examples: dict, folder: Path, batch_size: int) -> list[dict[str, np.ndarray]]:
     """The test texts tokenised by the shipped tokenizer (what a deployment runs), in padded batches."""
     from tinybert_ref.onnx_predict import OnnxClassifier
@@ -137,7 +182,8 @@ def _run_models(run_dir: Path, work: Path, settings: dict) -> dict:
         runtimes = _Runtimes(model, *paths, settings["threads"])
         models[name] = {"source": entry["source"], "params": sum(p.numel() for p in model.parameters()),
                         "bytes": _sizes(Path(entry["source"]), *paths), **_quality(runtimes, batches, examples),
-                        "latency": _latency(runtimes, model.config.vocab_size, settings)}
+                        "latency": _latency(runtimes, model.config.vocab_size, settings),
+                        "where_time_goes": _where_time_goes(*paths, model.config.vocab_size, settings)}
     return {"models": models, "skipped": manifest["skipped"], "examples": len(examples["labels"]),
             "metric": examples["metric"], "task": examples["task"]}
 
@@ -151,7 +197,8 @@ def _bert_base(work: Path, settings: dict, tiny: bool) -> dict:
     int8 = quantize_int8(fp32, work / "bert_base.int8.onnx")
     runtimes = _Runtimes(model, fp32, int8, settings["threads"])
     return {"source": "random weights", "shape": shape, "params": sum(p.numel() for p in model.parameters()),
-            "bytes": _sizes(work / "bert_base", fp32, int8), "latency": _latency(runtimes, model.config.vocab_size, settings)}
+            "bytes": _sizes(work / "bert_base", fp32, int8), "latency": _latency(runtimes, model.config.vocab_size, settings),
+            "where_time_goes": _where_time_goes(fp32, int8, model.config.vocab_size, settings)}
 
 
 def _ratios(models: dict) -> dict:

@@ -8,6 +8,7 @@ The README never carries a hand-typed figure. Each block sits between `<!-- begi
     ablation   ablation.json (`tinybert-ref ablate`)
     speed      inference.json (`python -m benchmarks --only inference`): the paper's ratios beside ours
     timetable  notebooks.json (`python -m benchmarks.notebooks`)
+    pairs      laptop_pairs_metrics.json (`tinybert-ref run --task bbc_pairs`): the sentence-pair task
 
 `python -m benchmarks.readme` rewrites the blocks in README.md; `python -m benchmarks.readme --check`
 exits 1 when a block is stale (tests/test_readme.py runs the same check, so the README cannot drift
@@ -28,7 +29,7 @@ from .tables import table
 __all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks"]
 
 README = ROOT / "README.md"
-BLOCKS = ("results", "ablation", "speed", "timetable")
+BLOCKS = ("results", "ablation", "speed", "timetable", "pairs")
 _STAGE_ORDER = ("teacher", "general_distillation", "mlm", "augmentation", "task_distillation_1",
                 "task_distillation_2", "finetune")
 
@@ -91,18 +92,28 @@ def _results(folder: Path) -> str:
     text += ["", "Wall time of each stage, minutes, on the course machine (2 CPU cores), from each stage's "
              "`DONE.json`; \"shared\" = the stage folder of the first run, reused through "
              "`--store`:", "", table(["stage", *(f"`{r}` run" for r in names)], stage_rows)]
-    mlm = first.get("stages", {}).get("mlm", {}).get("recall")
+    augmentation = first.get("stages", {}).get("augmentation", {})
+    if "replacements" in augmentation:
+        text += ["", _augmentation_line(augmentation, "")]
+    # the masked LM of Algorithm 1: the default's, or the comparison run's where the default augments with GloVe alone
+    with_mlm = first if first.get("stages", {}).get("mlm") else _load(folder, "laptop_mlm_metrics.json")
+    mlm = ((with_mlm or {}).get("stages", {}).get("mlm") or {}).get("recall")
     if mlm:
         words = "content words, each hidden from the whole input" if mlm.get("words") == "content" else "words"
-        text += ["", f"The masked LM trained on the corpus for augmentation: top-{mlm['k']} recall of masked held-out "
-                 f"{words}: {_pct(mlm['topk'])} (top-1 {_pct(mlm['top1'])}, {mlm['n']} words)."]
-        augmentation = first.get("stages", {}).get("augmentation", {})
-        if "replacements" in augmentation:
-            r = augmentation["replacements"]
-            text += [f"Augmentation: {augmentation['originals']:,} headlines -> {augmentation['examples']:,} rows, "
-                     f"{augmentation['distinct_copies_mean']:.1f} distinct copies a headline; in the copies "
-                     f"{r['mlm']:,} words were replaced by the masked LM, {r['glove']:,} by GloVe, {r['kept']:,} kept."]
+        run = "" if with_mlm is first else " (`--override aug_mlm=true`, `laptop_mlm_metrics.json`)"
+        text += ["", f"The masked LM trained on the corpus for augmentation{run}: top-{mlm['k']} recall of masked "
+                 f"held-out {words}: {_pct(mlm['topk'])} (top-1 {_pct(mlm['top1'])}, {mlm['n']} words)."]
+        if with_mlm is not first and "replacements" in with_mlm["stages"].get("augmentation", {}):
+            text += [_augmentation_line(with_mlm["stages"]["augmentation"], " with it")]
     return "\n".join(text)
+
+
+def _augmentation_line(augmentation: dict, which: str) -> str:
+    r = augmentation["replacements"]
+    return (f"Augmentation{which}: {augmentation['originals']:,} headlines -> {augmentation['examples']:,} rows, "
+            f"{augmentation['distinct_copies_mean']:.1f} distinct copies a headline; in the copies "
+            + (f"{r['mlm']:,} words were replaced by the masked LM, {r['glove']:,} by GloVe" if r["mlm"] else
+               f"{r['glove']:,} words were replaced by GloVe (no masked LM)") + f", {r['kept']:,} kept.")
 
 
 def _mean_sd(mean, sd, percent=False) -> str:
@@ -144,15 +155,10 @@ def _ablation(folder: Path) -> str:
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
                  "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in ablation["rows"]]
         return table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
-    stages = [s for s in _STAGE_ORDER if any(s in r["steps"] for r in ablation["rows"])]
-    rows = [(f"`{r['variant']}`", len(r["seeds"]), _mean_sd(r["test_mean"], r["test_sd"]),
-             _mean_sd(r["dev_mean"], r["dev_sd"]), _mean_sd(r["retention_mean"], r["retention_sd"], percent=True),
-             "—" if r.get("vs_full") is None else f"{100 * r['vs_full']:+.1f}", r.get("verdict", "—"),
-             *(r["steps"].get(s, "—") for s in stages)) for r in ablation["rows"]]
-    text = ("`" + "`; `".join(ablation.get("commands", [])) + "`. Mean ± sample sd over the seeds; \"verdict\" "
-            "compares with `full`: a win is by more than 2 sd (the larger of the two), else a tie.\n\n"
-            + table(["variant", "seeds", "test acc.", "dev acc.", "retention", "vs full (points)", "verdict",
-                     *(f"steps: {s}" for s in stages)], rows))
+    text = _seeds_table(ablation["rows"], ablation.get("commands", []))
+    masked_lm = ablation.get("masked_lm_recipe")
+    if masked_lm:  # the same variants with Algorithm 1's masked LM in the augmentation, three seeds too
+        text += f"\n\n{masked_lm['label']}\n\n" + _seeds_table(masked_lm["rows"], masked_lm.get("commands", []))
     previous = ablation.get("previous_recipe")
     if previous:  # rows not yet re-run under the current recipe, kept and labelled
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
@@ -160,6 +166,19 @@ def _ablation(folder: Path) -> str:
         text += (f"\n\n{previous['label']}\n\n"
                  + table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows))
     return text
+
+
+def _seeds_table(rows: list[dict], commands: list[str]) -> str:
+    """Ablation rows over seeds: mean ± sd, the verdict against `full`, the steps of every stage."""
+    stages = [s for s in _STAGE_ORDER if any(s in r["steps"] for r in rows)]
+    cells = [(f"`{r['variant']}`", len(r["seeds"]), _mean_sd(r["test_mean"], r["test_sd"]),
+              _mean_sd(r["dev_mean"], r["dev_sd"]), _mean_sd(r["retention_mean"], r["retention_sd"], percent=True),
+              "—" if r.get("vs_full") is None else f"{100 * r['vs_full']:+.1f}", r.get("verdict", "—"),
+              *(r["steps"].get(s, "—") for s in stages)) for r in rows]
+    return ("`" + "`; `".join(commands) + "`. Mean ± sample sd over the seeds; \"verdict\" compares with `full`: a "
+            "win is by more than 2 sd (the larger of the two), else a tie.\n\n"
+            + table(["variant", "seeds", "test acc.", "dev acc.", "retention", "vs full (points)", "verdict",
+                     *(f"steps: {s}" for s in stages)], cells))
 
 
 def _speed(folder: Path) -> str:
@@ -200,7 +219,30 @@ def _timetable(folder: Path) -> str:
             + "; ".join(notes) + ".\n\n" + table(["notebook", *(f"`{p}` min" for p in profiles)], rows))
 
 
-_RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable}
+def _pairs(folder: Path) -> str:
+    m = _load(folder, "laptop_pairs_metrics.json")
+    if not m:
+        return ("Not measured yet: run `tinybert-ref run --task bbc_pairs --out runs/laptop-pairs` and copy its "
+                "`metrics.json` to `benchmarks/results/laptop_pairs_metrics.json`.")
+    task, teacher = m["task"], m["teacher"]
+    names = [name for name in teacher["test_metrics"] if name != "metric"]
+    rows = [(label, *(_acc(entry["test_metrics"].get(name)) for name in names), _acc(entry["dev_metric"]),
+             _pct(entry["test_metric"] / teacher["test_metric"]))
+            for label, entry in (("teacher (MiniLM-L6, fine-tuned)", teacher),
+                                 (f"student `{m['config']['student']}`", m["student"]))]
+    tfidf = (m.get("baselines") or {}).get("tfidf") or {}
+    rows.append(("TF-IDF + logistic regression (both texts)", *(_acc(tfidf.get(name)) for name in names), "—",
+                 _pct(None if tfidf.get("metric") is None else tfidf["metric"] / teacher["test_metric"])))
+    minutes = sum(stage.get("wall_s") or 0 for stage in m.get("stages", {}).values() if isinstance(stage, dict)) / 60
+    return (f"`tinybert-ref run --task bbc_pairs` on the course machine (2 CPU cores), profile `{m['profile']}`, one "
+            f"seed ({m['config']['seed']}); task `{task['name']}`, {task['sizes']['train']:,} training pairs, test "
+            f"{task['sizes']['test']} pairs; the task's metric is `{task['metric']}` (F1 of class 1, as MRPC), and "
+            f"retention is on it. Stages {minutes:.1f} minutes in all, the general distillation shared with the "
+            "headline run counted as made (`benchmarks/results/laptop_pairs_metrics.json`).\n\n"
+            + table(["model", *(f"test {name}" for name in names), f"dev {task['metric']}", "retention"], rows))
+
+
+_RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs}
 
 
 def render_blocks(folder: str | Path = RESULTS_DIR) -> dict[str, str]:

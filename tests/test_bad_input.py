@@ -85,6 +85,8 @@ CASES = [
     ("batch_size_zero", _args("--batch-size", "0"), "batch_size must be a whole number >= 1"),
     ("fp16_on_cpu", _args("--precision", "fp16"), "fp16 needs a GPU"),
     ("glue_offline", _args("--task", "sst2"), "needs the network"),
+    ("mlm_without_masked_lm_augmentation", _args("--mlm", "bert-base-uncased", "--override", "aug_mlm=false"),
+     "add --override aug_mlm=true"),
     # sentence pairs: a second text column the file lacks names the column, the columns found and the fix
     ("pair_column_missing", lambda folder: _task("pairs.csv", "question,label\n" + _ROWS)(folder)
      + ["--text-columns", "question,answer"],

@@ -164,6 +164,10 @@ LAPTOP_STAGES = {"teacher": "teacher-693cd8441c", "mlm": "mlm-c2fe9ad835",
                  "general_distillation": "general_distillation-9f81932003",
                  "augmentation": "augmentation-b96d456055", "task_distillation_1": "task_distillation_1-374b7ba4ac",
                  "task_distillation_2": "task_distillation_2-119fb55e01"}
+# the laptop default since GloVe-only augmentation won on dev (aug_mlm = False): no masked-LM input to augmentation
+LAPTOP_GLOVE_STAGES = {**LAPTOP_STAGES, "augmentation": "augmentation-e756006d37",
+                       "task_distillation_1": "task_distillation_1-09c6fb96bd",
+                       "task_distillation_2": "task_distillation_2-3ed3860e69"}
 CI_STAGES = {"teacher": "teacher-e9e333a0de", "mlm": "mlm-3596721dc0",
              "general_distillation": "general_distillation-3ba4f5dbe5", "augmentation": "augmentation-4f280e6835",
              "task_distillation_1": "task_distillation_1-e6afca4761",
@@ -189,7 +193,9 @@ def test_single_sentence_stage_keys_are_unchanged(monkeypatch):
     from tinybert_ref import stages
 
     monkeypatch.setattr(stages, "distillation_data", lambda run: run.tokenized["train"])  # no data on disk here
-    assert _stage_dirs(RunConfig(profile="laptop"), 1460) == LAPTOP_STAGES
+    # LAPTOP_STAGES: the masked-LM + GloVe recipe, the laptop default before GloVe alone won on dev
+    assert _stage_dirs(RunConfig(profile="laptop", profile_overrides=(("aug_mlm", True),)), 1460) == LAPTOP_STAGES
+    assert _stage_dirs(RunConfig(profile="laptop"), 1460) == LAPTOP_GLOVE_STAGES
     assert _stage_dirs(RunConfig(profile="ci"), 96) == CI_STAGES
     # a pair file named by --text-columns keys every stage that reads the task, and only those
     plain = _stage_dirs(RunConfig(profile="ci", task="x.csv"), 96)
@@ -235,6 +241,20 @@ def test_pair_run_records_f1_and_accuracy(pair_run):
     expected = {"teacher", "mlm", "general_distillation", "augmentation", "task_distillation_1", "task_distillation_2"}
     assert set(metrics["stages"]) == expected
     assert metrics["stages"]["task_distillation_2"]["steps"] == 4
+
+
+def test_readme_pairs_block_renders_a_pair_run(pair_run, tmp_path):
+    """The README's pairs block, from a pair run's metrics.json as `laptop_pairs_metrics.json`."""
+    from benchmarks import readme
+
+    metrics, out = pair_run
+    assert "Not measured yet" in readme.render_blocks(tmp_path)["pairs"]
+    (tmp_path / "laptop_pairs_metrics.json").write_text((out / "metrics.json").read_text())
+    block = readme.render_blocks(tmp_path)["pairs"]
+    assert "| model | test f1 | test accuracy | dev f1 | retention |" in block
+    student = metrics["student"]["test_metrics"]
+    assert f"| student `tinybert4` | {student['f1']:.4f} | {student['accuracy']:.4f} |" in block
+    assert "TF-IDF + logistic regression (both texts)" in block and "test 32 pairs" in block
 
 
 def test_pair_augmentation_varies_one_sentence_at_a_time(pair_run):

@@ -122,7 +122,11 @@ def check_inputs(config: RunConfig) -> None:
     from .mapping import layer_mapping
     from .models import VocabularyMismatchError, check_vocab_compatible, load_teacher
 
-    config.resolved_profile()  # --override / --batch-size values
+    profile = config.resolved_profile()  # --override / --batch-size values
+    if config.mlm and not profile.aug_mlm:
+        raise ValueError(f"--mlm {config.mlm} is read only when augmentation takes masked-LM candidates, and the "
+                         f"{profile.name} profile augments with GloVe alone (aug_mlm=false); add --override "
+                         "aug_mlm=true to use it")
     teacher_config = load_teacher(config.teacher, config_only=True)
     _, tokenizer = load_teacher(config.teacher, tokenizer_only=True)
     try:
@@ -148,7 +152,7 @@ def check_inputs(config: RunConfig) -> None:
         check_corpus(config.corpus)
 
 
-# name -> changes to the full recipe (paper Tables 2-4 and the mapping study of Table 5/Section 4.5)
+# name -> changes to the full recipe (paper Table 3: stages, Table 4: objectives, Table 5: mappings)
 ABLATIONS: dict[str, dict] = {
     "full": {},
     "no_gd": {"general_distillation": False},

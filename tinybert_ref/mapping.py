@@ -8,7 +8,7 @@ Taught in notebook 03.
 A mapping is a list [g(0), g(1), ..., g(M)] of teacher layer indices, the same indices as
 `Internals.hidden_states` (0 = embeddings, n = output of layer n).
 
-Strategies (paper Section 4.5 studies the first three; uniform is best on average):
+Strategies (the paper's Table 5 studies the first three; uniform is best on average):
     uniform  g(m) = m * N / M          12 -> 4: [0, 3, 6, 9, 12] (the paper's g(m) = 3m)
     top      g(m) = N - M + m          12 -> 4: [0, 9, 10, 11, 12]
     bottom   g(m) = m                  12 -> 4: [0, 1, 2, 3, 4]

@@ -123,6 +123,6 @@ q2 = _mapping_exercise(
         Mistake("uniform_instead", uniform_reference,
                 "that is the uniform mapping; top uses the last M teacher layers, one after another"),
     ],
-    success="you wrote the top mapping; the paper's mapping ablation (Section 4.5) finds uniform better on "
+    success="you wrote the top mapping; the paper's mapping study (Table 5) finds uniform better on "
             "average: it takes knowledge from every depth of the teacher, top and bottom from one end only.",
 )
