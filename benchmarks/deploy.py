@@ -134,7 +134,7 @@ def _where_time_goes(fp32_path: Path, int8_path: Path, vocab_size: int, settings
     int8_kernels = sum(ms for op, ms in times["onnx_int8"].items() if op in _INT8_OPS)
     int8_total = sum(times["onnx_int8"].values())
     fp32_matmuls = times["onnx_fp32"].get("MatMul", 0.0) + times["onnx_fp32"].get("FusedMatMul", 0.0)
-    return {"setting": f"batch_{batch_size}_len_{length}", "ms_by_op": times,
+    return {"setting": f"batch_{batch_size}_len_{length}", "ms_by_op": times, "int8_ops": list(_INT8_OPS),
             "int8_kernels_ms": int8_kernels, "int8_rest_ms": int8_total - int8_kernels, "int8_total_ms": int8_total,
             "fp32_total_ms": sum(times["onnx_fp32"].values()), "fp32_matmul_ms": fp32_matmuls}
 

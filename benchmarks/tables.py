@@ -270,9 +270,25 @@ def _deploy_section(r: dict) -> str:
     parts.append(f"Bounds: size {_x(r['bounds']['size'])} (fp32 weights take 4 bytes, int8 ones 1), int8 arithmetic "
                  f"{_x(r['bounds']['int8_arithmetic'])} (64 int8 multiply-adds per 512-bit VNNI instruction against 16 "
                  "fp32 ones); the activations' quantisation at run time and the operations left in fp32 keep int8 below it.")
+    profiles = [_where_time_goes(name, m["where_time_goes"]) for name, m in models.items() if "where_time_goes" in m]
+    if profiles:
+        parts.append("Where the time goes (onnxruntime's profiler, per run, summed by operator type; int8 kernels = "
+                     "MatMulInteger and its kin with the activations' quantisation; the ceiling is the speed-up over "
+                     "ONNX fp32 if those kernels took no time at all):\n\n" + "\n".join(profiles))
     if r.get("missing"):
         parts.append("Not available yet:\n\n" + "\n".join(f"- {m}" for m in r["missing"]))
     return "\n\n".join(parts)
+
+
+def _where_time_goes(name: str, w: dict) -> str:
+    rest = sorted(((op, ms) for op, ms in w["ms_by_op"]["onnx_int8"].items() if op not in w["int8_ops"]), key=lambda item: -item[1])[:4]
+    setting = w["setting"].replace("batch_", "batch ").replace("_len_", ", length ")
+    return (f"- {name}, {setting}: ONNX fp32 {_ms(w['fp32_total_ms'])} ms ({_ms(w['fp32_matmul_ms'])} in MatMul); "
+            f"int8 {_ms(w['int8_total_ms'])} ms = int8 kernels {_ms(w['int8_kernels_ms'])} + operators left in fp32 "
+            f"{_ms(w['int8_rest_ms'])} ({_pct(w['int8_rest_ms'] / w['int8_total_ms'])}; largest: "
+            + ", ".join(f"{op} {_ms(ms)}" for op, ms in rest)
+            + f"); ceiling {_x(w['fp32_total_ms'] / w['int8_rest_ms'])} over ONNX fp32, whose own ratio to PyTorch "
+            "is in the table")
 
 
 _SECTIONS = {

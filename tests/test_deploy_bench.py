@@ -36,6 +36,9 @@ def test_schema(result):
         for runtime in deploy.RUNTIMES:
             assert set(model["latency"][runtime]) == keys
             assert all(v["median_ms"] > 0 for v in model["latency"][runtime].values())
+        where = model["where_time_goes"]  # onnxruntime's profile: every op type timed, int8 split in two
+        assert where["int8_kernels_ms"] > 0 and where["int8_rest_ms"] > 0 and where["fp32_matmul_ms"] > 0
+        assert abs(where["int8_kernels_ms"] + where["int8_rest_ms"] - sum(where["ms_by_op"]["onnx_int8"].values())) < 1e-6
         if name != "bert_base":  # random weights: no test metric
             assert set(model["test_metric"]) == set(deploy.RUNTIMES)
             assert model["agreement"]["onnx_fp32_vs_pytorch"] == 1.0
@@ -57,6 +60,7 @@ def test_table_renders_and_results_dir_untouched(result):
     measured, out, before, after = result
     text = tables.write_readme(out).read_text()
     assert "## Shipping: ONNX and int8" in text and "| student | ONNX int8 |" in text
+    assert "Where the time goes" in text and "- student, batch 4, length 16: ONNX fp32 " in text
     assert before == after
 
 
