@@ -9,6 +9,7 @@ The README never carries a hand-typed figure. Each block sits between `<!-- begi
     speed      inference.json (`python -m benchmarks --only inference`): the paper's ratios beside ours
     timetable  notebooks.json (`python -m benchmarks.notebooks`)
     pairs      laptop_pairs_metrics.json (`tinybert-ref run --task bbc_pairs`): the sentence-pair task
+    deploy     deploy.json (`python -m benchmarks --only deploy`): ONNX and int8 against the issue's targets
 
 `python -m benchmarks.readme` rewrites the blocks in README.md; `python -m benchmarks.readme --check`
 exits 1 when a block is stale (tests/test_readme.py runs the same check, so the README cannot drift
@@ -24,12 +25,12 @@ from pathlib import Path
 
 from . import RESULTS_DIR, ROOT
 from .quality import TARGETS
-from .tables import table
+from .tables import _x, deploy_section, table
 
 __all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks"]
 
 README = ROOT / "README.md"
-BLOCKS = ("results", "ablation", "speed", "timetable", "pairs")
+BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy")
 _STAGE_ORDER = ("teacher", "general_distillation", "mlm", "augmentation", "task_distillation_1",
                 "task_distillation_2", "finetune")
 
@@ -242,7 +243,33 @@ def _pairs(folder: Path) -> str:
             + table(["model", *(f"test {name}" for name in names), f"dev {task['metric']}", "retention"], rows))
 
 
-_RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs}
+# the shipping targets: int8 ONNX against fp32 PyTorch at batch 32, length 128, on the laptop student
+DEPLOY_TARGETS = {"speedup": 2.0, "agreement": 0.98, "points_lost": 1.0, "setting": "batch_32_len_128"}
+
+
+def _deploy(folder: Path) -> str:
+    r = _load(folder, "deploy.json")
+    if not r or "student" not in r.get("models", {}):
+        return "Not measured yet: run `tinybert-ref run`, then `python -m benchmarks --only deploy`."
+    student, t = r["models"]["student"], DEPLOY_TARGETS
+    speedups = r["ratios"]["student"]["speedup"]["onnx_int8"]
+    setting = t["setting"] if t["setting"] in speedups else list(speedups)[-1]  # `--tiny` measures smaller shapes
+    speedup = speedups[setting]
+    agreement = student["agreement"]["onnx_int8_vs_onnx_fp32"]
+    lost = 100 * (student["test_metric"]["pytorch_fp32"] - student["test_metric"]["onnx_int8"])
+    shape = setting.replace("batch_", "batch ").replace("_len_", ", length ")
+    checks = [(f"int8 ONNX {_x(speedup)} the speed of fp32 PyTorch at {shape}", speedup >= t["speedup"],
+               f"{t['speedup']:.0f}x"),
+              (f"{_pct(agreement)} of test predictions equal to fp32's", agreement >= t["agreement"], _pct(t["agreement"])),
+              (f"test accuracy {-lost:+.2f} points against fp32's", lost <= t["points_lost"],
+               f"at most {t['points_lost']:.0f} point lost")]
+    verdicts = "; ".join(f"{what} (target {target}: {'met' if ok else 'missed'})" for what, ok, target in checks)
+    return (f"The `laptop` student against the targets: {verdicts}. Measured by `python -m benchmarks --only deploy` "
+            f"(`benchmarks/results/deploy.json`).\n\n" + deploy_section(r))
+
+
+_RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs,
+           "deploy": _deploy}
 
 
 def render_blocks(folder: str | Path = RESULTS_DIR) -> dict[str, str]:

@@ -237,7 +237,7 @@ def _corpus_memory_section(r: dict) -> str:
 _RUNTIME_NAMES = {"pytorch_fp32": "PyTorch fp32", "onnx_fp32": "ONNX fp32", "onnx_int8": "ONNX int8"}
 
 
-def _deploy_section(r: dict) -> str:
+def deploy_section(r: dict) -> str:
     s, models = r["settings"], r["models"]
     keys = list(next(iter(models.values()))["latency"]["pytorch_fp32"])
     metric = (r.get("test_set") or {}).get("metric") or "metric"
@@ -297,7 +297,7 @@ _SECTIONS = {
     "steps": ("Distillation step throughput", _steps_section),
     "quality": ("Quality", _quality_section),
     "corpus_memory": ("Corpus preparation memory (corpora larger than memory)", _corpus_memory_section),
-    "deploy": ("Shipping: ONNX and int8", _deploy_section),
+    "deploy": ("Shipping: ONNX and int8", deploy_section),
 }
 
 

@@ -61,6 +61,13 @@ def test_table_renders_and_results_dir_untouched(result):
     text = tables.write_readme(out).read_text()
     assert "## Shipping: ONNX and int8" in text and "| student | ONNX int8 |" in text
     assert "Where the time goes" in text and "- student, batch 4, length 16: ONNX fp32 " in text
+    from benchmarks import (
+        readme,  # the README's block: the student against the targets, then the table
+    )
+
+    block = readme.render_blocks(out)["deploy"]
+    assert block.startswith("The `laptop` student against the targets: int8 ONNX ") and "| student | ONNX int8 |" in block
+    assert block.count("(target ") == 3 and all(word in block for word in ("met", "2x", "98.0%"))
     assert before == after
 
 
