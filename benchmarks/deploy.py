@@ -51,13 +51,16 @@ TINY_SETTINGS = {"threads": 2, "lengths": [16], "batches": {1: {"repeats": 2, "w
 BOUNDS = {"size": 4.0, "int8_arithmetic": 4.0}
 
 
-def _session(path: Path, threads: int):
+def _session(path: Path, threads: int, profile_prefix: str | None = None):
+    """An onnxruntime CPU session with `threads` threads; `profile_prefix` turns its profiler on."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     # no spin-waiting between runs: a spinning thread would take a core from the runtime timed next
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile_prefix:
+        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -103,14 +106,8 @@ def _op_times(path: Path, batch: dict[str, np.ndarray], threads: int, runs: int)
     warm-up): where an int8 graph's time goes, against the fp32 graph's."""
     import json
 
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     with tempfile.TemporaryDirectory(prefix="tinybert-ort-profile-") as folder:
-        options.enable_profiling, options.profile_file_prefix = True, str(Path(folder) / "profile")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = _session(path, threads, profile_prefix=str(Path(folder) / "profile"))
         for _ in range(runs + 1):
             session.run(None, batch)
         events = json.loads(Path(session.end_profiling()).read_text())
