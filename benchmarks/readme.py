@@ -10,6 +10,7 @@ The README never carries a hand-typed figure. Each block sits between `<!-- begi
     timetable  notebooks.json (`python -m benchmarks.notebooks`)
     pairs      laptop_pairs_metrics.json (`tinybert-ref run --task bbc_pairs`): the sentence-pair task
     deploy     deploy.json (`python -m benchmarks --only deploy`): ONNX and int8 against the issue's targets
+    sweep      sweep.json (`tinybert-ref sweep`): learning rates chosen on dev, beside the profile's defaults
 
 `python -m benchmarks.readme` rewrites the blocks in README.md; `python -m benchmarks.readme --check`
 exits 1 when a block is stale (tests/test_readme.py runs the same check, so the README cannot drift
@@ -30,7 +31,7 @@ from .tables import _x, deploy_section, table
 __all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks"]
 
 README = ROOT / "README.md"
-BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy")
+BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep")
 _STAGE_ORDER = ("teacher", "general_distillation", "mlm", "augmentation", "task_distillation_1",
                 "task_distillation_2", "finetune")
 
@@ -268,8 +269,38 @@ def _deploy(folder: Path) -> str:
             f"(`benchmarks/results/deploy.json`).\n\n" + deploy_section(r))
 
 
+def _sweep(folder: Path) -> str:
+    """The learning-rate sweep: every setting's dev and test metric, the one chosen on dev, and whether the
+    profile's defaults are that setting (read from `tinybert_ref.profiles`, so a changed default shows)."""
+    from tinybert_ref.profiles import PROFILES
+
+    r = _load(folder, "sweep.json")
+    if not r:
+        return ("Not measured yet: run `tinybert-ref sweep --grid td1_lr=3e-4,1e-4 --grid td2_lr=1e-4,3e-5,3e-4` "
+                "and copy its `sweep.json` to `benchmarks/results/`.")
+    profile, keys, n = PROFILES[r["config"]["profile"]], list(r["grid"]), len(r["seeds"])
+    default = ",".join(f"{key}={getattr(profile, key)}" for key in keys)
+    best = max(row["dev_mean"] for row in r["rows"])
+    tied = [row["setting"] for row in r["rows"] if row["dev_mean"] == best]
+
+    def score(row, split):
+        return _acc(row[f"{split}_mean"]) if n == 1 else _mean_sd(row[f"{split}_mean"], row[f"{split}_sd"])
+
+    rows = [(*(f"{row[key]:g}" for key in keys), score(row, "dev"), score(row, "test"),
+             ", ".join(w for w, yes in (("best on dev", row["dev_mean"] == best), ("default", row["setting"] == default))
+                      if yes) or "—") for row in r["rows"]]
+    chosen = (f"the best dev score, {_acc(best)}, is shared by {len(tied)} settings ({'; '.join(tied)})"
+              if len(tied) > 1 else f"chosen on dev: `{tied[0]}`")
+    verdict = ("is among them" if default in tied and len(tied) > 1 else "is the one chosen" if default in tied
+               else "is not the one chosen on dev")
+    return (f"`{r.get('command', 'tinybert-ref sweep')}`: {len(r['rows'])} settings, seed{'s' if n > 1 else ''} "
+            f"{', '.join(map(str, r['seeds']))}, profile `{profile.name}`; picked on the dev split only (test beside "
+            f"it for the record). {chosen[0].upper() + chosen[1:]}; the profile's default (`{default}`) {verdict}."
+            "\n\n" + table([*keys, "dev acc.", "test acc.", ""], rows))
+
+
 _RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs,
-           "deploy": _deploy}
+           "deploy": _deploy, "sweep": _sweep}
 
 
 def render_blocks(folder: str | Path = RESULTS_DIR) -> dict[str, str]:

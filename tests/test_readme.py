@@ -56,3 +56,23 @@ def test_the_ablation_block_shows_seeds_verdicts_steps_and_labels_older_rows(tmp
     assert "`tinybert-ref ablate --set full,no_da --seeds 42,43`" in block
     assert "| `no_da` | 2 | 0.8000 ± 0.0100 | 0.8000 ± 0.0200 | 92.0% ± 1.0 | -3.0 | full wins | 1500 |" in block
     assert block.index("Older, one seed:") < block.index("| `no_attention_loss` | 0.8350 |")
+
+
+def test_the_sweep_block_marks_the_dev_choice_and_says_whether_the_default_is_it(tmp_path):
+    def row(td2_lr, dev, test):
+        return {"setting": f"td2_lr={td2_lr}", "td2_lr": td2_lr, "dev_mean": dev, "dev_sd": 0.0,
+                "test_mean": test, "test_sd": 0.0}
+
+    def block(rows):
+        (tmp_path / "sweep.json").write_text(json.dumps({
+            "command": "tinybert-ref sweep --grid td2_lr=0.0001,3e-05", "config": {"profile": "laptop"},
+            "grid": {"td2_lr": [1e-4, 3e-5]}, "seeds": [42], "rows": rows}))
+        return readme.render_blocks(tmp_path)["sweep"]
+
+    # the laptop default td2_lr=0.0001 loses on dev: the block says so, whatever test says
+    text = block([row(1e-4, 0.80, 0.90), row(3e-5, 0.82, 0.70)])
+    assert "Chosen on dev: `td2_lr=3e-05`" in text and "is not the one chosen on dev" in text
+    assert "| 3e-05 | 0.8200 | 0.7000 | best on dev |" in text and "| 0.0001 | 0.8000 | 0.9000 | default |" in text
+    # a tie on dev names every tied setting instead of the first one max() meets
+    text = block([row(1e-4, 0.82, 0.80), row(3e-5, 0.82, 0.81)])
+    assert "shared by 2 settings (td2_lr=0.0001; td2_lr=3e-05)" in text and "is among them" in text
