@@ -293,10 +293,14 @@ def _sweep(folder: Path) -> str:
               if len(tied) > 1 else f"chosen on dev: `{tied[0]}`")
     verdict = ("is among them" if default in tied and len(tied) > 1 else "is the one chosen" if default in tied
                else "is not the one chosen on dev")
+    spread = ((_load(folder, "retention_seeds.json") or {}).get("tinybert4") or {}).get("test_metric_sd")
+    caveat = ("" if n > 1 else " One seed: the ranking may change with another seed" + (
+        f" (over seeds, the default recipe's test accuracy has sd {spread:.4f})"
+        if spread is not None else "") + ", so read it as no evidence against the default, not as a choice.")
     return (f"`{r.get('command', 'tinybert-ref sweep')}`: {len(r['rows'])} settings, seed{'s' if n > 1 else ''} "
             f"{', '.join(map(str, r['seeds']))}, profile `{profile.name}`; picked on the dev split only (test beside "
             f"it for the record). {chosen[0].upper() + chosen[1:]}; the profile's default (`{default}`) {verdict}."
-            "\n\n" + table([*keys, "dev acc.", "test acc.", ""], rows))
+            f"{caveat}\n\n" + table([*keys, "dev acc.", "test acc.", "note"], rows))
 
 
 _RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs,

@@ -70,7 +70,7 @@ class Profile:
     td1_lr: float = 3e-4
     td2_steps: int | None = 1500  # step 2: prediction layer
     td2_epochs: float | None = None
-    td2_lr: float = 1e-4  # chosen on dev (`tinybert-ref sweep`); the paper's 3e-5 is for BertAdam
+    td2_lr: float = 1e-4  # ties for best on dev in `tinybert-ref sweep` (README); the paper's 3e-5 is for BertAdam
     temperature: float = 1.0  # t in Eq. 10
     # student fine-tuning baselines (no_td, finetune_only): step 1's plus step 2's budget
     finetune_lr: float = 1e-4
