@@ -28,7 +28,7 @@ from . import RESULTS_DIR, ROOT
 from .quality import TARGETS
 from .tables import _x, deploy_section, table
 
-__all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks"]
+__all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks", "seeds_table"]
 
 README = ROOT / "README.md"
 BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep")
@@ -157,10 +157,10 @@ def _ablation(folder: Path) -> str:
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
                  "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in ablation["rows"]]
         return table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
-    text = _seeds_table(ablation["rows"], ablation.get("commands", []))
-    masked_lm = ablation.get("masked_lm_recipe")
-    if masked_lm:  # the same variants with Algorithm 1's masked LM in the augmentation, three seeds too
-        text += f"\n\n{masked_lm['label']}\n\n" + _seeds_table(masked_lm["rows"], masked_lm.get("commands", []))
+    text = seeds_table(ablation["rows"], ablation.get("commands", []))
+    # over seeds too: rows re-run on one machine (`same_cpu`), and the variants with Algorithm 1's masked LM
+    for other in filter(None, (ablation.get("same_cpu"), ablation.get("masked_lm_recipe"))):
+        text += f"\n\n{other['label']}\n\n" + seeds_table(other["rows"], other.get("commands", []))
     previous = ablation.get("previous_recipe")
     if previous:  # rows not yet re-run under the current recipe, kept and labelled
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
@@ -170,7 +170,7 @@ def _ablation(folder: Path) -> str:
     return text
 
 
-def _seeds_table(rows: list[dict], commands: list[str]) -> str:
+def seeds_table(rows: list[dict], commands: list[str]) -> str:
     """Ablation rows over seeds: mean ± sd, the verdict against `full`, the steps of every stage."""
     stages = [s for s in _STAGE_ORDER if any(s in r["steps"] for r in rows)]
     cells = [(f"`{r['variant']}`", len(r["seeds"]), _mean_sd(r["test_mean"], r["test_sd"]),

@@ -174,9 +174,9 @@ def _cached_step2(rows) -> str:
 
 
 MADE_BY = ("How the quality files were made: `laptop_metrics.json` is `runs/laptop/metrics.json` of the README's "
-           "main job (`tinybert-ref run`); `laptop_small_metrics.json` is that of `tinybert-ref run --student small "
-           "--out runs/laptop-small --store runs/laptop/stages` (it reuses the teacher, masked LM and augmented set); "
-           "`quality.json` is collected by `python -m benchmarks --only quality`; `notebooks.json` by "
+           "main job (`tinybert-ref run`, seed 42); `quality.json` is collected by `python -m benchmarks --only quality` "
+           "from a run folder where there is one (the committed copy from `laptop_metrics.json`: "
+           "`quality.run(metrics_paths=[RESULTS_DIR / 'laptop_metrics.json'])`); `notebooks.json` by "
            "`python -m benchmarks.notebooks --profile ci|laptop`.")
 
 
@@ -196,7 +196,12 @@ def _quality_section(r: dict) -> str:
                      f"{_pct(laptop.get('dev_retention'))}; paper {_pct(r['targets']['paper_glue_retention'])} (GLUE), "
                      f"design aim {_pct(r['targets']['design_aim_retention'])}.")
     ablation = r.get("ablation")
-    if ablation:
+    if ablation and ablation["rows"] and "test_mean" in ablation["rows"][0]:  # over seeds: the README's table
+        from .readme import seeds_table  # imports this module: only when rendering
+
+        parts.append(f"Ablations (`{r['sources']['ablation']}`): "
+                     + seeds_table(ablation["rows"], ablation.get("commands", [])))
+    elif ablation:  # one seed, the format before step budgets
         rows = [(row["variant"], *(None if row.get(k) is None else f"{row[k]:.4f}"
                                    for k in ("test", "dev", "retention", "vs_full"))) for row in ablation["rows"]]
         parts.append(f"Ablations (`{r['sources']['ablation']}`):\n\n"

@@ -105,6 +105,17 @@ def test_quality_collects_present_files(tmp_path):
     assert "97.8%" in text and "| full |" in text
 
 
+def test_quality_renders_ablations_over_seeds(tmp_path):
+    """Rows over seeds (mean ± sd, a verdict) render as the README's ablation table, not the one-seed one."""
+    full = {"variant": "full", "seeds": [42, 43, 44], "test_mean": 0.85, "test_sd": 0.01, "dev_mean": 0.84,
+            "dev_sd": 0.015, "retention_mean": 0.97, "retention_sd": 0.012, "steps": {"task_distillation_2": 1500}}
+    variant = {**full, "variant": "no_da", "test_mean": 0.80, "vs_full": -0.05, "verdict": "full wins"}
+    (tmp_path / "a.json").write_text(json.dumps({"rows": [full, variant], "commands": ["tinybert-ref ablate x"]}))
+    quality.run(tmp_path, metrics_paths=[tmp_path / "absent.json"], ablation_paths=[tmp_path / "a.json"])
+    text = tables.render(tables.load_results(tmp_path))
+    assert "| `no_da` | 3 | 0.8000 ± 0.0100 |" in text and "full wins" in text and "`tinybert-ref ablate x`" in text
+
+
 def test_tables_render_and_results_dir_untouched(results):
     out, runs, before, after = results
     readme = tables.write_readme(out)
