@@ -158,8 +158,9 @@ def _ablation(folder: Path) -> str:
                  "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in ablation["rows"]]
         return table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
     text = seeds_table(ablation["rows"], ablation.get("commands", []))
-    # over seeds too: rows re-run on one machine (`same_cpu`), and the variants with Algorithm 1's masked LM
-    for other in filter(None, (ablation.get("same_cpu"), ablation.get("masked_lm_recipe"))):
+    # over seeds too: the rows an older training loop made (`previous_loop`), and the variants with
+    # Algorithm 1's masked LM
+    for other in filter(None, (ablation.get("previous_loop"), ablation.get("masked_lm_recipe"))):
         text += f"\n\n{other['label']}\n\n" + seeds_table(other["rows"], other.get("commands", []))
     previous = ablation.get("previous_recipe")
     if previous:  # rows not yet re-run under the current recipe, kept and labelled

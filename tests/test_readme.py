@@ -52,10 +52,10 @@ def test_the_ablation_block_shows_seeds_verdicts_steps_and_labels_older_rows(tmp
                   "verdict": "full wins"}],
         "previous_recipe": {"label": "Older, one seed:", "rows": [
             {"variant": "no_attention_loss", "test": 0.835, "dev": 0.81, "retention": 0.949, "vs_full": 0.025}]},
-        "same_cpu": {"label": "On one CPU:", "commands": ["tinybert-ref run --seeds 42,43"], "rows": [
+        "previous_loop": {"label": "Made by the previous loop:", "commands": ["tinybert-ref run --seeds 42,43"], "rows": [
             {**row, "variant": "full", "test_mean": 0.84, "retention_mean": 0.96}]}}))
     block = readme.render_blocks(tmp_path)["ablation"]
-    assert block.index("On one CPU:") < block.index("| `full` | 2 | 0.8400 ± 0.0100 |") < block.index("Older, one seed:")
+    assert block.index("Made by the previous loop:") < block.index("| `full` | 2 | 0.8400 ± 0.0100 |") < block.index("Older, one seed:")
     assert "`tinybert-ref ablate --set full,no_da --seeds 42,43`" in block
     assert "| `no_da` | 2 | 0.8000 ± 0.0100 | 0.8000 ± 0.0200 | 92.0% ± 1.0 | -3.0 | full wins | 1500 |" in block
     assert block.index("Older, one seed:") < block.index("| `no_attention_loss` | 0.8350 |")

@@ -34,7 +34,7 @@ from .runfolder import claim_run_folder, config_hash, run_stage
 from .runtime import seed_everything
 from .train import Schedule, make_accelerator
 
-__all__ = ["Run", "Stage", "STAGES", "prepare", "run", "run_stages", "SHARED_SEED", "stage_key",
+__all__ = ["Run", "Stage", "STAGES", "prepare", "run", "run_stages", "SHARED_SEED", "CODE_VERSION", "stage_key",
            "stage_teacher", "stage_mlm", "stage_general_distillation", "stage_augmentation",
            "stage_task_distillation_1", "stage_task_distillation_2", "stage_finetune"]
 
@@ -45,6 +45,11 @@ SHARED_SEED = 42
 _TASK_DATA = ("train_limit", "eval_limit", "max_seq_len")
 _TASK = ("task", "text_columns")  # what names the task's data (text_columns: in a key only when set)
 _LOSSES = ("embedding_loss", "attention_loss", "hidden_loss")
+# Every stage key holds this, so a store never serves a stage that older code made under the same settings.
+# Bump it with any change to what a stage makes (the training loop, the data order, a stage's body).
+# 2: the loop of commit 416c015 (transformers' linear schedule, whose warm-up starts at lr 0, and a
+# RandomSampler batch order); stages made before it trained differently under the same keys.
+CODE_VERSION = 2
 
 
 @dataclass
@@ -90,8 +95,8 @@ def stage_key(run: Run, name: str) -> dict:
     stage = STAGES[name]
     config = {f: getattr(run.config, f) for f in stage.config_fields}
     config = {f: v for f, v in config.items() if not (f in OMITTED_AT_DEFAULT and v is None)}
-    return {"stage": name, "seed": run.seed_of(name), **{f: getattr(run.profile, f) for f in stage.profile_fields},
-            **config, **stage.inputs(run)}
+    profile = {f: getattr(run.profile, f) for f in stage.profile_fields}
+    return {"stage": name, "code": CODE_VERSION, "seed": run.seed_of(name), **profile, **config, **stage.inputs(run)}
 
 
 def _run_stage(run: Run, name: str) -> tuple[Path, dict]:
