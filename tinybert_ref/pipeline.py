@@ -90,8 +90,8 @@ class Run:
 
 
 def stage_key(run: Run, name: str) -> dict:
-    """The key of stage `name`: what it reads of the profile and the config (`STAGES`), its seed, and its
-    inputs (the keys of the stages it starts from, its resolved step budget)."""
+    """The key of stage `name`: the code version, what it reads of the profile and the config (`STAGES`), its
+    seed, and its inputs (the keys of the stages it starts from, its resolved step budget)."""
     stage = STAGES[name]
     config = {f: getattr(run.config, f) for f in stage.config_fields}
     config = {f: v for f, v in config.items() if not (f in OMITTED_AT_DEFAULT and v is None)}
