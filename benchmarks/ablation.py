@@ -1,0 +1,83 @@
+"""Ablation rows over seeds, merged into the committed table: the `seeds.json` of each variant that a
+`tinybert-ref ablate --seeds ...` run finished, collected.
+
+    python -m benchmarks.ablation runs/laptop-ablate-v2 \
+        --command "tinybert-ref ablate --set no_da,no_td --seeds 42,43,44 --store runs/laptop/stages --out runs/laptop-ablate-v2"
+
+Each finished variant (OUT/<variant>/seeds.json over the table's seeds) replaces its row in
+`benchmarks/results/ablation.json`; the row it replaces moves to the `previous_loop` block, so a table
+never silently mixes what two versions of the code made. Every verdict is recomputed against the
+table's `full` row with the 2-sd rule (`tinybert_ref.seeds.beats`). Nothing is measured here: the
+figures are the pipeline's. The README's ablation block is generated from this file
+(`python -m benchmarks.readme`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tinybert_ref.ablation import seeded_rows
+from tinybert_ref.seeds import beats
+
+from . import RESULTS_DIR
+
+__all__ = ["merge", "verdicts"]
+
+
+def verdicts(rows: list[dict]) -> list[dict]:
+    """`vs_full` and `verdict` of every row against the `full` row (a win = by more than 2 sd)."""
+    full = next(row for row in rows if row["variant"] == "full")
+    a = (full["test_mean"], full["test_sd"])
+    for row in rows:
+        if row is full:
+            continue
+        b = (row["test_mean"], row["test_sd"])
+        row["vs_full"] = b[0] - a[0]
+        row["verdict"] = "full wins" if beats(*a, *b) else "variant wins" if beats(*b, *a) else "tie"
+    return rows
+
+
+def merge(table: dict, run: Path, command: str) -> list[str]:
+    """Replace the rows of `table` (ablation.json, in place) by the variants `run` finished over the
+    table's seeds; returns the variants merged. A variant still running (no seeds.json) or run over
+    other seeds is left out: its row would not be comparable."""
+    summaries = {}
+    for path in sorted(run.glob("*/seeds.json")):
+        summary = json.loads(path.read_text())
+        if summary["seeds"] == table["seeds"]:
+            summaries[path.parent.name] = summary
+    if not summaries:
+        raise SystemExit(f"{run}: no variant finished over seeds {table['seeds']} (no <variant>/seeds.json); "
+                         "wait for `tinybert-ref ablate` to finish a variant")
+    new = {row["variant"]: row for row in seeded_rows(summaries)}
+    previous = table.setdefault("previous_loop", {"label": "", "rows": []})
+    rows = []
+    for row in table["rows"]:
+        if row["variant"] in new:  # the replaced row joins the older code's table, beside that code's `full`
+            previous["rows"] = [old for old in previous["rows"] if old["variant"] != row["variant"]] + [row]
+            row = new.pop(row["variant"])
+        rows.append(row)
+    table["rows"] = verdicts(rows + list(new.values()))
+    if any(row["variant"] == "full" for row in previous["rows"]):
+        verdicts(previous["rows"])
+    table.setdefault("commands", []).append(command)
+    return list(summaries)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ablation", description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the --out folder of a `tinybert-ref ablate --seeds ...` run")
+    parser.add_argument("--command", required=True, help="the command that made it, and on which machine")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR / "ablation.json")
+    args = parser.parse_args(argv)
+    table = json.loads(args.results.read_text())
+    merged = merge(table, args.run, args.command)
+    args.results.write_text(json.dumps(table, indent=2) + "\n")
+    print(f"merged {', '.join(merged)} into {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""benchmarks.ablation: a finished variant replaces its row, the replaced row moves beside the older
+code's `full`, and every verdict is recomputed with the 2-sd rule."""
+
+import json
+
+import pytest
+
+from benchmarks.ablation import merge
+
+
+def _row(variant, mean, sd):
+    return {"variant": variant, "seeds": [42, 43, 44], "test_mean": mean, "test_sd": sd, "dev_mean": mean,
+            "dev_sd": sd, "retention_mean": mean, "retention_sd": sd, "steps": {"teacher": 137}}
+
+
+def _summary(tests):
+    import statistics
+
+    return {"seeds": [42, 43, 44], "per_seed": [{"steps": {"teacher": 137}}] * 3,
+            "test_metric_mean": statistics.fmean(tests), "test_metric_sd": statistics.stdev(tests),
+            "dev_metric_mean": 0.8, "dev_metric_sd": 0.01, "test_retention_mean": 0.9, "test_retention_sd": 0.01}
+
+
+def test_merge_replaces_rows_and_recomputes_verdicts(tmp_path):
+    table = {"seeds": [42, 43, 44], "commands": ["old"],
+             "rows": [_row("full", 0.85, 0.005), _row("no_da", 0.845, 0.005), _row("no_td", 0.76, 0.02)],
+             "previous_loop": {"label": "older loop", "rows": [_row("full", 0.85, 0.02)]}}
+    for variant, tests in {"no_da": [0.80, 0.81, 0.82], "no_td": [0.70, 0.71]}.items():
+        (tmp_path / variant).mkdir()
+        summary = _summary(tests)
+        if variant == "no_td":  # over other seeds: not comparable, left out
+            summary["seeds"] = [42, 43]
+        (tmp_path / variant / "seeds.json").write_text(json.dumps(summary))
+
+    assert merge(table, tmp_path, "new command") == ["no_da"]
+
+    rows = {row["variant"]: row for row in table["rows"]}
+    assert rows["no_da"]["test_mean"] == pytest.approx(0.81)
+    assert rows["no_da"]["verdict"] == "full wins"  # 0.85 - 0.81 = 0.04 > 2 x 0.01
+    assert rows["no_da"]["vs_full"] == pytest.approx(-0.04)
+    assert rows["no_td"]["test_mean"] == 0.76  # untouched
+    previous = {row["variant"]: row for row in table["previous_loop"]["rows"]}
+    assert previous["no_da"]["test_mean"] == 0.845  # the replaced row, now judged against the older full
+    assert previous["no_da"]["verdict"] == "tie"  # 0.005 < 2 x 0.02
+    assert table["commands"] == ["old", "new command"]
+
+
+def test_merge_refuses_a_run_with_no_finished_variant(tmp_path):
+    table = {"seeds": [42, 43, 44], "rows": [_row("full", 0.85, 0.005)]}
+    with pytest.raises(SystemExit, match="no variant finished"):
+        merge(table, tmp_path, "command")
