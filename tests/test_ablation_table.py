@@ -16,7 +16,9 @@ def _row(variant, mean, sd):
 def _summary(tests):
     import statistics
 
-    return {"seeds": [42, 43, 44], "per_seed": [{"steps": {"teacher": 137}}] * 3,
+    per_seed = [{"seed": seed, "test_metric": test, "dev_metric": 0.8, "steps": {"teacher": 137}}
+                for seed, test in zip((42, 43, 44), tests, strict=False)]
+    return {"seeds": [42, 43, 44], "per_seed": per_seed,
             "test_metric_mean": statistics.fmean(tests), "test_metric_sd": statistics.stdev(tests),
             "dev_metric_mean": 0.8, "dev_metric_sd": 0.01, "test_retention_mean": 0.9, "test_retention_sd": 0.01}
 
@@ -38,6 +40,7 @@ def test_merge_replaces_rows_and_recomputes_verdicts(tmp_path):
     assert rows["no_da"]["test_mean"] == pytest.approx(0.81)
     assert rows["no_da"]["verdict"] == "full wins"  # 0.85 - 0.81 = 0.04 > 2 x 0.01
     assert rows["no_da"]["vs_full"] == pytest.approx(-0.04)
+    assert [seed["test"] for seed in rows["no_da"]["per_seed"]] == [0.80, 0.81, 0.82]
     assert rows["no_td"]["test_mean"] == 0.76  # untouched
     previous = {row["variant"]: row for row in table["previous_loop"]["rows"]}
     assert previous["no_da"]["test_mean"] == 0.845  # the replaced row, now judged against the older full

@@ -40,9 +40,9 @@ def ablation_rows(results: dict[str, dict]) -> list[dict]:
 
 
 def seeded_rows(summaries: dict[str, dict]) -> list[dict]:
-    """One row per variant from its `seeds.run_seeds` summary: mean and sd over seeds, the step budget
-    of every stage (equal for a stage the variant shares with the full recipe), and how it compares
-    with the full recipe ("A beats B" = by more than 2 sd, `seeds.beats`)."""
+    """One row per variant from its `seeds.run_seeds` summary: mean and sd over seeds, each seed's test
+    and dev metric, the step budget of every stage (equal for a stage the variant shares with the full
+    recipe), and how it compares with the full recipe ("A beats B" = by more than 2 sd, `seeds.beats`)."""
     from .seeds import beats
 
     full = summaries.get("full")
@@ -51,7 +51,9 @@ def seeded_rows(summaries: dict[str, dict]) -> list[dict]:
         row = {"variant": name, "seeds": summary["seeds"], "test_mean": summary["test_metric_mean"],
                "test_sd": summary["test_metric_sd"], "dev_mean": summary["dev_metric_mean"],
                "dev_sd": summary["dev_metric_sd"], "retention_mean": summary["test_retention_mean"],
-               "retention_sd": summary["test_retention_sd"], "steps": summary["per_seed"][0]["steps"]}
+               "retention_sd": summary["test_retention_sd"], "steps": summary["per_seed"][0]["steps"],
+               "per_seed": [{"seed": r["seed"], "test": r["test_metric"], "dev": r["dev_metric"]}
+                            for r in summary["per_seed"]]}
         if full is not None and name != "full":
             a = (full["test_metric_mean"], full["test_metric_sd"])
             b = (summary["test_metric_mean"], summary["test_metric_sd"])
