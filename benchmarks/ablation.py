@@ -18,8 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from tinybert_ref.ablation import seeded_rows
-from tinybert_ref.seeds import beats
+from tinybert_ref.ablation import seeded_rows, versus_full
 
 from . import RESULTS_DIR
 
@@ -27,15 +26,11 @@ __all__ = ["merge", "verdicts"]
 
 
 def verdicts(rows: list[dict]) -> list[dict]:
-    """`vs_full` and `verdict` of every row against the `full` row (a win = by more than 2 sd)."""
+    """`vs_full` and `verdict` of every row against the `full` row (`tinybert_ref.ablation.versus_full`)."""
     full = next(row for row in rows if row["variant"] == "full")
-    a = (full["test_mean"], full["test_sd"])
     for row in rows:
-        if row is full:
-            continue
-        b = (row["test_mean"], row["test_sd"])
-        row["vs_full"] = b[0] - a[0]
-        row["verdict"] = "full wins" if beats(*a, *b) else "variant wins" if beats(*b, *a) else "tie"
+        if row is not full:
+            row.update(versus_full((full["test_mean"], full["test_sd"]), (row["test_mean"], row["test_sd"])))
     return rows
 
 

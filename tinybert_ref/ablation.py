@@ -15,7 +15,7 @@ from .config import ABLATIONS, RunConfig, variant
 from .io import write_json_atomic
 from .report import markdown_table
 
-__all__ = ["ABLATION_SETS", "ablate", "ablation_rows", "seeded_rows"]
+__all__ = ["ABLATION_SETS", "ablate", "ablation_rows", "seeded_rows", "versus_full"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ def seeded_rows(summaries: dict[str, dict]) -> list[dict]:
     """One row per variant from its `seeds.run_seeds` summary: mean and sd over seeds, each seed's test
     and dev metric, the step budget of every stage (equal for a stage the variant shares with the full
     recipe), and how it compares with the full recipe ("A beats B" = by more than 2 sd, `seeds.beats`)."""
-    from .seeds import beats
 
     full = summaries.get("full")
     rows = []
@@ -55,12 +54,19 @@ def seeded_rows(summaries: dict[str, dict]) -> list[dict]:
                "per_seed": [{"seed": r["seed"], "test": r["test_metric"], "dev": r["dev_metric"]}
                             for r in summary["per_seed"]]}
         if full is not None and name != "full":
-            a = (full["test_metric_mean"], full["test_metric_sd"])
-            b = (summary["test_metric_mean"], summary["test_metric_sd"])
-            row["vs_full"] = b[0] - a[0]
-            row["verdict"] = ("full wins" if beats(*a, *b) else "variant wins" if beats(*b, *a) else "tie")
+            row.update(versus_full((full["test_metric_mean"], full["test_metric_sd"]),
+                                   (summary["test_metric_mean"], summary["test_metric_sd"])))
         rows.append(row)
     return rows
+
+
+def versus_full(full: tuple[float, float], variant: tuple[float, float]) -> dict:
+    """`vs_full` (variant mean - full mean) and the verdict of the 2-sd rule (`seeds.beats`) for two
+    (mean, sd) pairs of the test metric."""
+    from .seeds import beats
+
+    return {"vs_full": variant[0] - full[0],
+            "verdict": "full wins" if beats(*full, *variant) else "variant wins" if beats(*variant, *full) else "tie"}
 
 
 def ablate(config: RunConfig, out: str | Path, names: tuple[str, ...] | str = "all", force: bool = False,
