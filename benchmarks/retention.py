@@ -7,7 +7,9 @@ writes `benchmarks/results/retention_seeds.json` = {"command": ..., "tinybert4":
 is the run folder's seeds.json (seeds, per_seed rows with test/dev metric, retention, minutes and peak
 memory, means and sample sds, the one teacher's metrics, TF-IDF's test metric). Nothing is measured
 here: the figures are the pipeline's. The README's results block is generated from this file
-(`python -m benchmarks.readme`).
+(`python -m benchmarks.readme`). `--keep` adds to the committed file instead of replacing it: its
+entries that no `--run` names stay, and the new command is appended (run folders do not outlive a
+machine, so a preset measured in a later round joins the ones measured before).
 """
 
 from __future__ import annotations
@@ -25,9 +27,16 @@ _KEEP = ("seeds", "per_seed", "teacher_test_metric", "teacher_dev_metric", "test
          "dev_retention_sd", "tfidf_test_metric", "beats_tfidf_by_2sd", "student_params", "teacher_params", "config")
 
 
-def collect(runs: dict[str, Path], command: str, out: Path = RESULTS_DIR / "retention_seeds.json") -> dict:
-    """{preset: run folder with seeds.json} -> the committed file; returns what it wrote."""
+def collect(runs: dict[str, Path], command: str, out: Path = RESULTS_DIR / "retention_seeds.json",
+            keep: bool = False) -> dict:
+    """{preset: run folder with seeds.json} -> the committed file; returns what it wrote. keep: start from
+    the file at `out` (its other presets stay; its command and this one are joined with "; ")."""
     result = {"command": command}
+    if keep:
+        if not out.is_file():
+            raise SystemExit(f"--keep: {out} does not exist yet; run without --keep to write it")
+        result = json.loads(out.read_text())
+        result["command"] = f"{result['command']}; {command}"
     for name, folder in runs.items():
         summary = json.loads((Path(folder) / "seeds.json").read_text())
         result[name] = {key: summary[key] for key in _KEEP if key in summary}
@@ -40,13 +49,16 @@ def main(argv=None) -> int:
     parser.add_argument("--run", action="append", required=True, metavar="NAME=FOLDER",
                         help="a preset's run folder (tinybert4, small), or a comparison NAME=FOLDER:LABEL")
     parser.add_argument("--command", required=True, help="the commands that made the run folders")
+    parser.add_argument("--keep", action="store_true", help="add to the committed file: keep its other presets")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "retention_seeds.json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     runs = dict(item.split("=", 1) for item in args.run)
     labels = {name: folder.split(":", 1)[1] for name, folder in runs.items() if ":" in folder}
-    result = collect({name: Path(folder.split(":", 1)[0]) for name, folder in runs.items()}, args.command)
+    result = collect({name: Path(folder.split(":", 1)[0]) for name, folder in runs.items()}, args.command,
+                     out=args.out, keep=args.keep)
     for name, label in labels.items():
         result[name]["label"] = label
-    (RESULTS_DIR / "retention_seeds.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
