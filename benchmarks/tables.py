@@ -275,9 +275,15 @@ def deploy_section(r: dict) -> str:
              table(headers, rows, [False, False] + [True] * (len(headers) - 2))]
     if agreement:
         parts.append("\n".join(f"- {line}" for line in agreement))
+    machine = r.get("machine") or {}
+    if machine:  # int8 speed depends on the CPU's int8 instructions more than anything else in the table
+        vnni = (machine.get("cpu_flags") or {}).get("avx512_vnni")
+        parts.append(f"Measured on {machine.get('cpu')}, {machine.get('logical_cpus')} logical CPUs, "
+                     + ("with AVX-512 VNNI." if vnni else "without AVX-512 VNNI (int8 has no VNNI instructions there)."))
     parts.append(f"Bounds: size {_x(r['bounds']['size'])} (fp32 weights take 4 bytes, int8 ones 1), int8 arithmetic "
-                 f"{_x(r['bounds']['int8_arithmetic'])} (64 int8 multiply-adds per 512-bit VNNI instruction against 16 "
-                 "fp32 ones); the activations' quantisation at run time and the operations left in fp32 keep int8 below it.")
+                 f"{_x(r['bounds']['int8_arithmetic'])} (on a CPU with VNNI, 64 int8 multiply-adds per 512-bit instruction "
+                 "against 16 fp32 ones); the activations' quantisation at run time and the operations left in fp32 keep "
+                 "int8 below it.")
     profiles = [_where_time_goes(name, m["where_time_goes"]) for name, m in models.items() if "where_time_goes" in m]
     if profiles:
         parts.append("Where the time goes (onnxruntime's profiler, per run, summed by operator type; int8 kernels = "
