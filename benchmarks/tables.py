@@ -174,10 +174,10 @@ def _cached_step2(rows) -> str:
 
 
 MADE_BY = ("How the quality files were made: `laptop_metrics.json` is `runs/laptop/metrics.json` of the README's "
-           "main job (`tinybert-ref run`, seed 42; on Intel, begun before stage keys held `pipeline.CODE_VERSION`, so "
-           "its `stage_dirs` are the names of the same settings without the code field: the current code makes "
-           "them again under new names, e.g. `teacher-12a6118887` for `teacher-693cd8441c`, and the AMD re-run "
-           "scored the same 0.8500 test, 0.8450 dev); `quality.json` is collected by `python -m benchmarks --only quality` "
+           "main job (`tinybert-ref run --out runs/laptop --store runs/laptop/stages`, seed 42, every stage made by the "
+           "current code on a 2-core AMD EPYC; the earlier Intel run of the same settings scored the same 0.8500 "
+           "test, 0.8450 dev, but its stage names lacked the code version the keys hold now), and "
+           "`laptop_small_metrics.json` is seed 42 of `tinybert-ref run --student small`; `quality.json` is collected by `python -m benchmarks --only quality` "
            "from a run folder where there is one (the committed copy from `laptop_metrics.json`: "
            "`quality.run(metrics_paths=[RESULTS_DIR / 'laptop_metrics.json'])`); `notebooks.json` by "
            "`python -m benchmarks.notebooks --profile ci|laptop`.")
