@@ -28,9 +28,10 @@ _KEEP = ("seeds", "per_seed", "teacher_test_metric", "teacher_dev_metric", "test
 
 
 def collect(runs: dict[str, Path], command: str, out: Path = RESULTS_DIR / "retention_seeds.json",
-            keep: bool = False) -> dict:
+            keep: bool = False, labels: dict[str, str] | None = None) -> dict:
     """{preset: run folder with seeds.json} -> the committed file; returns what it wrote. keep: start from
-    the file at `out` (its other presets stay; its command and this one are joined with "; ")."""
+    the file at `out` (its other presets stay; its command and this one are joined with "; "). labels:
+    {preset: what the row is}, for a comparison run."""
     result = {"command": command}
     if keep:
         if not out.is_file():
@@ -40,6 +41,8 @@ def collect(runs: dict[str, Path], command: str, out: Path = RESULTS_DIR / "rete
     for name, folder in runs.items():
         summary = json.loads((Path(folder) / "seeds.json").read_text())
         result[name] = {key: summary[key] for key in _KEEP if key in summary}
+        if name in (labels or {}):
+            result[name]["label"] = labels[name]
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
@@ -54,11 +57,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     runs = dict(item.split("=", 1) for item in args.run)
     labels = {name: folder.split(":", 1)[1] for name, folder in runs.items() if ":" in folder}
-    result = collect({name: Path(folder.split(":", 1)[0]) for name, folder in runs.items()}, args.command,
-                     out=args.out, keep=args.keep)
-    for name, label in labels.items():
-        result[name]["label"] = label
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    collect({name: Path(folder.split(":", 1)[0]) for name, folder in runs.items()}, args.command,
+            out=args.out, keep=args.keep, labels=labels)
     return 0
 
 

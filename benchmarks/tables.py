@@ -279,7 +279,7 @@ def deploy_section(r: dict) -> str:
     if machine:  # int8 speed depends on the CPU's int8 instructions more than anything else in the table
         vnni = (machine.get("cpu_flags") or {}).get("avx512_vnni")
         parts.append(f"Measured on {machine.get('cpu')}, {machine.get('logical_cpus')} logical CPUs, "
-                     + ("with AVX-512 VNNI." if vnni else "without AVX-512 VNNI (int8 has no VNNI instructions there)."))
+                     + ("with AVX-512 VNNI." if vnni else "without AVX-512 VNNI."))
     parts.append(f"Bounds: size {_x(r['bounds']['size'])} (fp32 weights take 4 bytes, int8 ones 1), int8 arithmetic "
                  f"{_x(r['bounds']['int8_arithmetic'])} (on a CPU with VNNI, 64 int8 multiply-adds per 512-bit instruction "
                  "against 16 fp32 ones); the activations' quantisation at run time and the operations left in fp32 keep "

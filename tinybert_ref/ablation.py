@@ -43,7 +43,6 @@ def seeded_rows(summaries: dict[str, dict]) -> list[dict]:
     """One row per variant from its `seeds.run_seeds` summary: mean and sd over seeds, each seed's test
     and dev metric, the step budget of every stage (equal for a stage the variant shares with the full
     recipe), and how it compares with the full recipe ("A beats B" = by more than 2 sd, `seeds.beats`)."""
-
     full = summaries.get("full")
     rows = []
     for name, summary in summaries.items():
