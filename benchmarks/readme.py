@@ -51,6 +51,7 @@ def _acc(value) -> str:
 
 def _results(folder: Path) -> str:
     runs = {name: m for name, m in (("tinybert4", _load(folder, "laptop_metrics.json")),
+                                    ("medium", _load(folder, "laptop_medium_metrics.json")),
                                     ("small", _load(folder, "laptop_small_metrics.json"))) if m}
     if not runs:
         return ("Not measured yet: run `tinybert-ref run` and copy `runs/laptop/metrics.json` to "
@@ -135,7 +136,7 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
     rows = [(f"student `{name}`" + (f" ({p['label']})" if p.get("label") else ""), ", ".join(map(str, p["seeds"])), _mean_sd(p["test_metric_mean"], p["test_metric_sd"]),
              _mean_sd(p["test_retention_mean"], p["test_retention_sd"], True),
              _mean_sd(p["dev_retention_mean"], p["dev_retention_sd"], True),
-             "yes" if p["test_metric_mean"] - p["tfidf_test_metric"] > 2 * p["test_metric_sd"] else "no",
+             _size(p), "yes" if p["test_metric_mean"] - p["tfidf_test_metric"] > 2 * p["test_metric_sd"] else "no",
              f"{max(r['minutes'] for r in p['per_seed']):.1f}", f"{max(r['peak_rss_gib'] for r in p['per_seed']):.1f}")
             for name, p in measured.items()]
     verdicts = [f"`{name}` {_pct(p['test_retention_mean'])} (mean of {len(p['seeds'])} seeds) against "
@@ -145,8 +146,15 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
             "each seed re-runs augmentation sampling, general distillation and both task steps): mean ± sd "
             "(sample sd). \"Beats TF-IDF\" = by more than 2 sd of the student (TF-IDF is deterministic). Minutes "
             "and memory: the slowest seed, every stage counted as if made by that run.", "",
-            table(["model", "seeds", "test acc.", "retention", "dev retention", "beats TF-IDF", "minutes",
-                    "peak GiB"], rows), "", "Retention against the aims: " + "; ".join(verdicts) + "."]
+            table(["model", "seeds", "test acc.", "retention", "dev retention", "parameters", "beats TF-IDF",
+                   "minutes", "peak GiB"], rows), "", "Retention against the aims: " + "; ".join(verdicts) + "."]
+
+
+def _size(preset: dict) -> str:
+    """The student's parameters and how many times fewer than the teacher's (retention against size)."""
+    if "student_params" not in preset:
+        return "—"
+    return f"{preset['student_params'] / 1e6:.2f}M ({preset['teacher_params'] / preset['student_params']:.1f}x fewer)"
 
 
 def _ablation(folder: Path) -> str:

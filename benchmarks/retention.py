@@ -7,9 +7,10 @@ writes `benchmarks/results/retention_seeds.json` = {"command": ..., "tinybert4":
 is the run folder's seeds.json (seeds, per_seed rows with test/dev metric, retention, minutes and peak
 memory, means and sample sds, the one teacher's metrics, TF-IDF's test metric). Nothing is measured
 here: the figures are the pipeline's. The README's results block is generated from this file
-(`python -m benchmarks.readme`). `--keep` adds to the committed file instead of replacing it: its
-entries that no `--run` names stay, and the new command is appended (run folders do not outlive a
-machine, so a preset measured in a later round joins the ones measured before).
+(`python -m benchmarks.readme`). Each preset keeps the command that made it (P["command"]); the file's
+"command" joins them, so a preset measured again takes its old command with it. `--keep` adds to the
+committed file instead of replacing it: its entries that no `--run` names stay (run folders do not
+outlive a machine, so a preset measured in a later round joins the ones measured before).
 """
 
 from __future__ import annotations
@@ -29,20 +30,21 @@ _KEEP = ("seeds", "per_seed", "teacher_test_metric", "teacher_dev_metric", "test
 
 def collect(runs: dict[str, Path], command: str, out: Path = RESULTS_DIR / "retention_seeds.json",
             keep: bool = False, labels: dict[str, str] | None = None) -> dict:
-    """{preset: run folder with seeds.json} -> the committed file; returns what it wrote. keep: start from
-    the file at `out` (its other presets stay; its command and this one are joined with "; "). labels:
-    {preset: what the row is}, for a comparison run."""
-    result = {"command": command}
+    """{preset: run folder with seeds.json} -> the committed file; returns what it wrote. Each preset
+    records `command`; the file's "command" joins its presets' commands with "; ". keep: start from the
+    file at `out` (its other presets stay). labels: {preset: what the row is}, for a comparison run."""
+    result = {}
     if keep:
         if not out.is_file():
             raise SystemExit(f"--keep: {out} does not exist yet; run without --keep to write it")
         result = json.loads(out.read_text())
-        result["command"] = f"{result['command']}; {command}"
     for name, folder in runs.items():
         summary = json.loads((Path(folder) / "seeds.json").read_text())
-        result[name] = {key: summary[key] for key in _KEEP if key in summary}
+        result[name] = {key: summary[key] for key in _KEEP if key in summary} | {"command": command}
         if name in (labels or {}):
             result[name]["label"] = labels[name]
+    commands = [p["command"] for name, p in result.items() if name != "command"]
+    result["command"] = "; ".join(dict.fromkeys(commands))  # one command may have made several presets
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result
 

@@ -177,7 +177,8 @@ MADE_BY = ("How the quality files were made: `laptop_metrics.json` is `runs/lapt
            "main job (`tinybert-ref run --out runs/laptop --store runs/laptop/stages`, seed 42, every stage made by the "
            "current code on a 2-core AMD EPYC; the earlier Intel run of the same settings scored the same 0.8500 "
            "test, 0.8450 dev, but its stage names lacked the code version the keys hold now), and "
-           "`laptop_small_metrics.json` is seed 42 of `tinybert-ref run --student small`; `quality.json` is collected by `python -m benchmarks --only quality` "
+           "`laptop_small_metrics.json` and `laptop_medium_metrics.json` are seed 42 of `tinybert-ref run --student small` "
+           "and `--student medium`; `quality.json` is collected by `python -m benchmarks --only quality` "
            "from a run folder where there is one (the committed copy from `laptop_metrics.json`: "
            "`quality.run(metrics_paths=[RESULTS_DIR / 'laptop_metrics.json'])`); `notebooks.json` by "
            "`python -m benchmarks.notebooks --profile ci|laptop`.")

@@ -46,7 +46,7 @@ def test_presets_have_the_paper_shapes():
                                             "intermediate_size": 1200, "num_attention_heads": 12}
     assert STUDENT_PRESETS["tinybert6"] == {"num_hidden_layers": 6, "hidden_size": 768,
                                             "intermediate_size": 3072, "num_attention_heads": 12}
-    assert set(STUDENT_PRESETS) == {"tinybert4", "tinybert6", "small"}
+    assert set(STUDENT_PRESETS) == {"tinybert4", "tinybert6", "small", "medium"}
 
 
 def test_student_sizes_against_the_minilm_teacher(teacher_bert):
@@ -57,6 +57,10 @@ def test_student_sizes_against_the_minilm_teacher(teacher_bert):
     # Paper: 14.5M for TinyBERT4; the BertModel alone (embeddings, 4 layers, pooler) is 14.35M.
     assert 14_000_000 < tinybert4 < 14_600_000, tinybert4
     assert teacher_size / small >= 4.5, f"small preset is only {teacher_size / small:.2f}x smaller"
+    # the size ladder the README's retention-against-size rows read: small < medium (4 x 192) < tinybert4
+    medium = build_student("medium", teacher_bert.config)
+    assert (medium.config.num_hidden_layers, medium.config.hidden_size) == (4, 192)
+    assert small < count_parameters(medium) < tinybert4
 
 
 def test_student_takes_vocabulary_and_positions_from_teacher(tiny_config):

@@ -19,11 +19,13 @@ __all__ = ["Profile", "PROFILES", "STUDENT_PRESETS", "get_profile", "override", 
 
 DEFAULT_PROFILE = "laptop"
 # Student shapes in BertConfig names (TinyBERT, Section 4.2). "small" is a CPU preset: >= 4.5x fewer
-# parameters than the MiniLM teacher (22.7M). `tinybert_ref.models.build_student` builds them.
+# parameters than the MiniLM teacher (22.7M); "medium" (4 x 192) sits between it and tinybert4, so the
+# README can show retention against size. `tinybert_ref.models.build_student` builds them.
 STUDENT_PRESETS: dict[str, dict] = {
     "tinybert4": {"num_hidden_layers": 4, "hidden_size": 312, "intermediate_size": 1200, "num_attention_heads": 12},
     "tinybert6": {"num_hidden_layers": 6, "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12},
     "small": {"num_hidden_layers": 4, "hidden_size": 120, "intermediate_size": 480, "num_attention_heads": 12},
+    "medium": {"num_hidden_layers": 4, "hidden_size": 192, "intermediate_size": 768, "num_attention_heads": 12},
 }
 # fields that count examples or steps per batch, evaluation or checkpoint: a 0 would divide by zero later
 _AT_LEAST_ONE = ("batch_size", "eval_batch_size", "mlm_batch_size", "checkpoint_every", "eval_every", "max_seq_len",
