@@ -142,12 +142,23 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
     verdicts = [f"`{name}` {_pct(p['test_retention_mean'])} (mean of {len(p['seeds'])} seeds) against "
                 f"{_pct(aims[name])} ({'reached' if p['test_retention_mean'] >= aims[name] else 'missed'})"
                 for name, p in measured.items() if name in aims]
-    return ["", f"Over training seeds (`{seeds['command']}`; the split, the teacher and the masked LM are shared, "
-            "each seed re-runs augmentation sampling, general distillation and both task steps): mean ± sd "
-            "(sample sd). \"Beats TF-IDF\" = by more than 2 sd of the student (TF-IDF is deterministic). Minutes "
-            "and memory: the slowest seed, every stage counted as if made by that run.", "",
+    if all("command" in p for p in measured.values()):
+        made_by = [f"- `{name}`: {_command(p['command'])}" for name, p in measured.items()]
+    else:  # a file written before each preset recorded its command
+        made_by = [f"- `{seeds['command']}`"]
+    return ["", "Over training seeds (the split, the teacher and the masked LM are shared, each seed re-runs "
+            "augmentation sampling, general distillation and both task steps): mean ± sd (sample sd). \"Beats "
+            "TF-IDF\" = by more than 2 sd of the student (TF-IDF is deterministic). Minutes and memory: the "
+            "slowest seed, every stage counted as if made by that run.", "",
             table(["model", "seeds", "test acc.", "retention", "dev retention", "parameters", "beats TF-IDF",
-                   "minutes", "peak GiB"], rows), "", "Retention against the aims: " + "; ".join(verdicts) + "."]
+                   "minutes", "peak GiB"], rows), "", "Made by (`retention_seeds.json`):", "", *made_by, "",
+            "Retention against the aims: " + "; ".join(verdicts) + "."]
+
+
+def _command(text: str) -> str:
+    """`command` (what made it, where): the note in parentheses after a command stays out of the code span."""
+    command, _, note = text.partition(" (")
+    return f"`{command}`" + (f" ({note}" if note else "")
 
 
 def _size(preset: dict) -> str:
