@@ -6,7 +6,8 @@
 
 Each finished variant (OUT/<variant>/seeds.json over the table's seeds) replaces its row in
 `benchmarks/results/ablation.json`; the row it replaces moves to the `previous_loop` block, so a table
-never silently mixes what two versions of the code made. Every verdict is recomputed against the
+never silently mixes what two versions of the code made. `--moved-to BLOCK --label TEXT` sends the
+replaced rows to another labelled block instead (`other_cpu`: the same code on another machine). Every verdict is recomputed against the
 table's `full` row with the 2-sd rule (`tinybert_ref.seeds.beats`). Nothing is measured here: the
 figures are the pipeline's. The README's ablation block is generated from this file
 (`python -m benchmarks.readme`).
@@ -34,10 +35,11 @@ def verdicts(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def merge(table: dict, run: Path, command: str) -> list[str]:
+def merge(table: dict, run: Path, command: str, moved_to: str = "previous_loop", label: str | None = None) -> list[str]:
     """Replace the rows of `table` (ablation.json, in place) by the variants `run` finished over the
     table's seeds; returns the variants merged. A variant still running (no seeds.json) or run over
-    other seeds is left out: its row would not be comparable."""
+    other seeds is left out: its row would not be comparable. The replaced rows join block `moved_to`
+    (made with `label` if new), beside that block's own `full`, against which their verdicts are recomputed."""
     summaries = {}
     for path in sorted(run.glob("*/seeds.json")):
         summary = json.loads(path.read_text())
@@ -47,7 +49,7 @@ def merge(table: dict, run: Path, command: str) -> list[str]:
         raise SystemExit(f"{run}: no variant finished over seeds {table['seeds']} (no <variant>/seeds.json); "
                          "wait for `tinybert-ref ablate` to finish a variant")
     new = {row["variant"]: row for row in seeded_rows(summaries)}
-    previous = table.setdefault("previous_loop", {"label": "", "rows": []})
+    previous = table.setdefault(moved_to, {"label": label or "", "rows": []})
     rows = []
     for row in table["rows"]:
         if row["variant"] in new:  # the replaced row joins the older code's table, beside that code's `full`
@@ -66,9 +68,13 @@ def main(argv=None) -> int:
     parser.add_argument("run", type=Path, help="the --out folder of a `tinybert-ref ablate --seeds ...` run")
     parser.add_argument("--command", required=True, help="the command that made it, and on which machine")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR / "ablation.json")
+    parser.add_argument("--moved-to", default="previous_loop",
+                        help="the block the replaced rows join (default previous_loop: older code; other_cpu: "
+                             "the same code on another machine)")
+    parser.add_argument("--label", help="the heading of that block, when the merge creates it")
     args = parser.parse_args(argv)
     table = json.loads(args.results.read_text())
-    merged = merge(table, args.run, args.command)
+    merged = merge(table, args.run, args.command, moved_to=args.moved_to, label=args.label)
     args.results.write_text(json.dumps(table, indent=2) + "\n")
     print(f"merged {', '.join(merged)} into {args.results}")
     return 0

@@ -129,6 +129,9 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
     aims = {"tinybert4": TARGETS["design_aim_retention"], "small": TARGETS["small_aim_retention"]}
     seeds = _load(folder, "retention_seeds.json") or {}
     measured = {name: value for name, value in seeds.items() if isinstance(value, dict) and "per_seed" in value}
+    # the presets of the recipe from largest to smallest (retention against size), other recipes after them
+    measured = dict(sorted(measured.items(), key=lambda item: ("label" in item[1],
+                                                               -item[1].get("student_params", 0))))
     if not measured:
         verdicts = [f"`{name}` {_pct(m['retention'])} (one seed) against {_pct(aims[name])} "
                     f"({'reached' if m['retention'] >= aims[name] else 'missed'})" for name, m in runs.items()]
@@ -177,9 +180,9 @@ def _ablation(folder: Path) -> str:
                  "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in ablation["rows"]]
         return table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
     text = seeds_table(ablation["rows"], ablation.get("commands", []))
-    # over seeds too: the rows an older training loop made (`previous_loop`), and the variants with
-    # Algorithm 1's masked LM
-    for other in filter(None, (ablation.get("previous_loop"), ablation.get("masked_lm_recipe"))):
+    # over seeds too: rows the same code made on another machine (`other_cpu`), the rows an older training
+    # loop made (`previous_loop`), and the variants with Algorithm 1's masked LM
+    for other in filter(None, (ablation.get(key) for key in ("other_cpu", "previous_loop", "masked_lm_recipe"))):
         text += f"\n\n{other['label']}\n\n" + seeds_table(other["rows"], other.get("commands", []))
     previous = ablation.get("previous_recipe")
     if previous:  # rows not yet re-run under the current recipe, kept and labelled

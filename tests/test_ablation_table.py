@@ -48,6 +48,22 @@ def test_merge_replaces_rows_and_recomputes_verdicts(tmp_path):
     assert table["commands"] == ["old", "new command"]
 
 
+def test_merge_can_move_the_replaced_rows_to_another_block(tmp_path):
+    table = {"seeds": [42, 43, 44], "commands": ["old"],
+             "rows": [_row("full", 0.85, 0.005), _row("no_da", 0.80, 0.005)],
+             "previous_loop": {"label": "older loop", "rows": [_row("full", 0.84, 0.02)]}}
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "seeds.json").write_text(json.dumps(_summary([0.86, 0.87, 0.85])))
+
+    assert merge(table, tmp_path, "full again", moved_to="other_cpu", label="the same code elsewhere") == ["full"]
+
+    assert table["previous_loop"]["rows"] == [_row("full", 0.84, 0.02)]  # the older code's table is untouched
+    assert table["other_cpu"] == {"label": "the same code elsewhere", "rows": [_row("full", 0.85, 0.005)]}
+    rows = {row["variant"]: row for row in table["rows"]}
+    assert rows["full"]["test_mean"] == pytest.approx(0.86)
+    assert rows["no_da"]["verdict"] == "full wins" and rows["no_da"]["vs_full"] == pytest.approx(-0.06)
+
+
 def test_merge_refuses_a_run_with_no_finished_variant(tmp_path):
     table = {"seeds": [42, 43, 44], "rows": [_row("full", 0.85, 0.005)]}
     with pytest.raises(SystemExit, match="no variant finished"):
