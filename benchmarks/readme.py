@@ -106,6 +106,12 @@ def _results(folder: Path) -> str:
         run = "" if with_mlm is first else " (`--override aug_mlm=true`, `laptop_mlm_metrics.json`)"
         text += ["", f"The masked LM trained on the corpus for augmentation{run}: top-{mlm['k']} recall of masked "
                  f"held-out {words}: {_pct(mlm['topk'])} (top-1 {_pct(mlm['top1'])}, {mlm['n']} words)."]
+        more = [row for row in (_load(folder, "mlm_recall.json") or {}).get("rows", []) if row["n"] > mlm["n"]]
+        if more:  # the same model on more of its held-out words (python -m benchmarks.mlm_recall)
+            row = more[-1]
+            text[-1] += (f" The same recipe's model on {row['n']:,} of its held-out words (`mlm_recall.json`, first "
+                         f"{mlm['n']} the same): {_pct(row['topk'])}, "
+                         f"standard error {_pct(row['se_topk'])} (top-1 {_pct(row['top1'])}).")
         if with_mlm is not first and "replacements" in with_mlm["stages"].get("augmentation", {}):
             text += [_augmentation_line(with_mlm["stages"]["augmentation"], " with it")]
     return "\n".join(text)

@@ -148,3 +148,14 @@ def test_masked_rows_loss_equals_bert_mlm_loss(tiny_mlm):
     with torch.no_grad():
         assert torch.allclose(_masked_loss(tiny_mlm, ids, labels), tiny_mlm(input_ids=ids, labels=labels).loss,
                               atol=1e-5)
+
+
+def test_recall_benchmark_sizes_extend_the_same_draw(tiny_mlm, teacher_tokenizer):
+    from benchmarks.mlm_recall import measure
+
+    rows = measure(tiny_mlm, teacher_tokenizer, TEXTS, [5, 40], k=3, seed=0)
+    assert [row["n"] for row in rows] == [5, 40]  # TEXTS hold more than 40 single-piece content words
+    small = masked_word_recall(tiny_mlm, teacher_tokenizer, TEXTS, k=3, max_words=5, seed=0)
+    assert (rows[0]["topk"], rows[0]["top1"]) == (small["topk"], small["top1"])  # the stage's own figure comes back
+    for row in rows:
+        assert row["se_topk"] == pytest.approx((row["topk"] * (1 - row["topk"]) / row["n"]) ** 0.5)
