@@ -40,7 +40,7 @@ def measure(model, tokenizer, texts, sizes: list[int], k: int = 15, seed: int = 
 def main(argv=None) -> int:
     from tinybert_ref.augment.mlm import load_pretrained_mlm
     from tinybert_ref.data.corpus import bbc_bodies, held_out_split
-    from tinybert_ref.pipeline import SHARED_SEED
+    from tinybert_ref.stages import MLM_HELD_OUT
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mlm_recall", description=__doc__.splitlines()[0])
     parser.add_argument("--stage", type=Path, required=True, help="an `mlm-<key>` stage folder of the embedded default")
@@ -52,9 +52,8 @@ def main(argv=None) -> int:
         raise SystemExit(f"{args.stage}: not a masked-LM stage on the BBC bodies (key.json: stage "
                          f"{key.get('stage')!r}, corpus {key.get('corpus')!r}); pass runs/<run>/stages/mlm-<key>")
     model, tokenizer = load_pretrained_mlm(args.stage / "model")
-    # the stage's own held-out articles (tinybert_ref.stages.mlm: 5% of the bodies, its shared seed)
-    _, held_out = held_out_split(bbc_bodies(exclude_split="test"), fraction=0.05, seed=key["seed"])
-    assert key["seed"] == SHARED_SEED
+    # the stage's own held-out articles (tinybert_ref.stages.mlm: the same share of the bodies, its seed)
+    _, held_out = held_out_split(bbc_bodies(exclude_split="test"), fraction=MLM_HELD_OUT, seed=key["seed"])
     rows = measure(model, tokenizer, held_out, [int(n) for n in args.words.split(",")], k=key["aug_k"],
                    seed=key["seed"])
     args.out.write_text(json.dumps({"stage": args.stage.name, "k": key["aug_k"], "rows": rows}, indent=2) + "\n")

@@ -135,6 +135,10 @@ def _num_proc(run: Run, rows: int) -> int:
     return max(1, min(8, (os.cpu_count() or 1) // run.accelerator.num_processes))
 
 
+# the share of the corpus's documents the masked LM never trains on; its recall is measured there
+MLM_HELD_OUT = 0.05
+
+
 def mlm(run: Run, stage_dir: Path, key: dict) -> dict:
     """Stage 2a: the masked LM that proposes replacements for single-piece words (Algorithm 1).
 
@@ -146,7 +150,7 @@ def mlm(run: Run, stage_dir: Path, key: dict) -> dict:
     from .augment.mlm import build_mlm_from_encoder, masked_word_recall, train_mlm
     from .data.corpus import held_out_split
 
-    train_texts, held_out = held_out_split(_corpus_texts(run), fraction=0.05, seed=run.seed_of("mlm"))
+    train_texts, held_out = held_out_split(_corpus_texts(run), fraction=MLM_HELD_OUT, seed=run.seed_of("mlm"))
     model, tokenizer = build_mlm_from_encoder(resolve_teacher_path(run.config.teacher))
     p = run.profile
     losses = train_mlm(model, tokenizer, train_texts, steps=p.mlm_steps, lr=p.mlm_lr, head_lr=p.mlm_head_lr,
