@@ -178,12 +178,14 @@ MADE_BY = ("How the quality files were made: `laptop_metrics.json` is `runs/lapt
            "current code on a 2-core AMD EPYC; the earlier Intel run of the same settings scored the same 0.8500 "
            "test, 0.8450 dev, but its stage names lacked the code version the keys hold now), and "
            "`laptop_small_metrics.json` and `laptop_medium_metrics.json` are seed 42 of `tinybert-ref run --student small` "
-           "and `--student medium`; `quality.json` is collected by `python -m benchmarks --only quality` "
+           "and `--student medium`, and `laptop_mlm_metrics.json` is seed 42 of the masked-LM comparison run "
+           "(`tinybert-ref run --seeds 42,43 --override aug_mlm=true --out runs/laptop-mlm --store runs/laptop/stages`, "
+           "the current code on a 2-core AMD EPYC); `quality.json` is collected by `python -m benchmarks --only quality` "
            "from a run folder where there is one (the committed copy from `laptop_metrics.json`: "
            "`quality.run(metrics_paths=[RESULTS_DIR / 'laptop_metrics.json'])`); `mlm_recall.json` by "
            "`python -m benchmarks.mlm_recall --stage runs/laptop/stages/mlm-03c41e1401 --words 500,5000` (the "
-           "masked-LM stage as the current code re-made it on the AMD machine: final loss 4.70333 against "
-           "4.70333 in `laptop_mlm_metrics.json`, and the same 500-word recall); `notebooks.json` by "
+           "masked-LM stage as the current code made it on an AMD machine: final loss 4.70333, as again in "
+           "`laptop_mlm_metrics.json`, where another session re-made it, with the same 500-word recall); `notebooks.json` by "
            "`python -m benchmarks.notebooks --profile ci|laptop`.")
 
 

@@ -79,3 +79,16 @@ def test_the_sweep_block_marks_the_dev_choice_and_says_whether_the_default_is_it
     # a tie on dev names every tied setting instead of the first one max() meets
     text = block([row(1e-4, 0.82, 0.80), row(3e-5, 0.82, 0.81)])
     assert "shared by 2 settings (td2_lr=0.0001; td2_lr=3e-05)" in text and "is among them" in text
+
+
+def test_the_results_readme_and_quality_json_match_the_committed_results():
+    """benchmarks/results/README.md is rendered from the committed JSON, and quality.json's ablation rows are
+    ablation.json's (both went stale once when ablation.json was merged without re-collecting quality)."""
+    from benchmarks import RESULTS_DIR, tables
+
+    quality = json.loads((RESULTS_DIR / "quality.json").read_text())
+    ablation = json.loads((RESULTS_DIR / "ablation.json").read_text())
+    assert quality["ablation"]["rows"] == ablation["rows"], "run `python -m benchmarks --only quality` and commit"
+    rendered = tables.render(tables.load_results(RESULTS_DIR))
+    assert (RESULTS_DIR / "README.md").read_text() == rendered, (
+        "benchmarks/results/README.md is stale: run `python -m benchmarks.tables` and commit")
