@@ -7,7 +7,10 @@
 Each finished variant (OUT/<variant>/seeds.json over the table's seeds) replaces its row in
 `benchmarks/results/ablation.json`; the row it replaces moves to the `previous_loop` block, so a table
 never silently mixes what two versions of the code made. `--moved-to BLOCK --label TEXT` sends the
-replaced rows to another labelled block instead (`other_cpu`: the same code on another machine). Every verdict is recomputed against the
+replaced rows to another labelled block instead (`other_cpu`: the same code on another machine).
+`--one-seed --label TEXT` merges variants run over one of the table's seeds (the loss and mapping rows,
+which the issue lets stay at one seed) into the `one_seed` block, each judged against the `full` row's
+score on that seed with the `full` row's sd over its seeds as the noise bar. Every verdict is recomputed against the
 table's `full` row with the 2-sd rule (`tinybert_ref.seeds.beats`). Nothing is measured here: the
 figures are the pipeline's. The README's ablation block is generated from this file
 (`python -m benchmarks.readme`).
@@ -23,7 +26,7 @@ from tinybert_ref.ablation import seeded_rows, versus_full
 
 from . import RESULTS_DIR
 
-__all__ = ["merge", "verdicts"]
+__all__ = ["merge", "merge_one_seed", "verdicts"]
 
 
 def verdicts(rows: list[dict]) -> list[dict]:
@@ -63,6 +66,37 @@ def merge(table: dict, run: Path, command: str, moved_to: str = "previous_loop",
     return list(summaries)
 
 
+def merge_one_seed(table: dict, run: Path, command: str, label: str | None = None) -> list[str]:
+    """Put the variants `run` finished over a single seed of the table into block `one_seed` of `table`
+    (in place); returns the variants merged. One seed has no sd of its own, so a variant is compared
+    with the `full` row's score on the same seed (the same teacher, split and augmentation sampling), and
+    the bar of the 2-sd rule is the `full` row's sd over its seeds: a difference inside it is noise as
+    far as three seeds of the full recipe can tell."""
+    full = next(row for row in table["rows"] if row["variant"] == "full")
+    summaries = {}
+    for path in sorted(run.glob("*/seeds.json")):
+        summary = json.loads(path.read_text())
+        if len(summary["seeds"]) == 1 and summary["seeds"][0] in full["seeds"] and path.parent.name != "full":
+            summaries[path.parent.name] = summary
+    if not summaries:
+        raise SystemExit(f"{run}: no variant finished over one of the seeds {full['seeds']} of the `full` row "
+                         "(no <variant>/seeds.json over one seed); wait for `tinybert-ref ablate --seeds S` to "
+                         "finish a variant")
+    block = table.setdefault("one_seed", {"label": label or "", "commands": [], "rows": []})
+    if label:
+        block["label"] = label
+    rows = {row["variant"]: row for row in block["rows"]}
+    for row in seeded_rows(summaries):
+        seed = row["seeds"][0]
+        on_seed = next(r for r in full["per_seed"] if r["seed"] == seed)
+        row.update(versus_full((on_seed["test"], full["test_sd"]), (row["test_mean"], full["test_sd"])))
+        row["full_on_seed"] = on_seed
+        rows[row["variant"]] = row
+    block["rows"] = list(rows.values())
+    block["commands"].append(command)
+    return list(summaries)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ablation", description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the --out folder of a `tinybert-ref ablate --seeds ...` run")
@@ -72,9 +106,14 @@ def main(argv=None) -> int:
                         help="the block the replaced rows join (default previous_loop: older code; other_cpu: "
                              "the same code on another machine)")
     parser.add_argument("--label", help="the heading of that block, when the merge creates it")
+    parser.add_argument("--one-seed", action="store_true",
+                        help="merge variants run over one seed into the `one_seed` block (loss and mapping rows)")
     args = parser.parse_args(argv)
     table = json.loads(args.results.read_text())
-    merged = merge(table, args.run, args.command, moved_to=args.moved_to, label=args.label)
+    if args.one_seed:
+        merged = merge_one_seed(table, args.run, args.command, label=args.label)
+    else:
+        merged = merge(table, args.run, args.command, moved_to=args.moved_to, label=args.label)
     args.results.write_text(json.dumps(table, indent=2) + "\n")
     print(f"merged {', '.join(merged)} into {args.results}")
     return 0

@@ -28,7 +28,7 @@ from . import RESULTS_DIR, ROOT
 from .quality import TARGETS
 from .tables import _x, deploy_section, table
 
-__all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks", "seeds_table"]
+__all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks", "seeds_table", "one_seed_table"]
 
 README = ROOT / "README.md"
 BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep")
@@ -197,6 +197,8 @@ def _ablation(folder: Path) -> str:
     # loop made (`previous_loop`), and the variants with Algorithm 1's masked LM
     for other in filter(None, (ablation.get(key) for key in ("other_cpu", "previous_loop", "masked_lm_recipe"))):
         text += f"\n\n{other['label']}\n\n" + seeds_table(other["rows"], other.get("commands", []))
+    if ablation.get("one_seed"):  # loss and mapping rows, one seed each (the issue allows it), labelled
+        text += f"\n\n{ablation['one_seed']['label']}\n\n" + one_seed_table(ablation["one_seed"])
     previous = ablation.get("previous_recipe")
     if previous:  # rows not yet re-run under the current recipe, kept and labelled
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
@@ -217,6 +219,19 @@ def seeds_table(rows: list[dict], commands: list[str]) -> str:
             "win is by more than 2 sd (the larger of the two), else a tie.\n\n"
             + table(["variant", "seeds", "test acc.", "dev acc.", "retention", "vs full (points)", "verdict",
                      *(f"steps: {s}" for s in stages)], cells))
+
+
+def one_seed_table(block: dict) -> str:
+    """Variants run over one seed, each beside the `full` row's score on that seed; the verdict's bar is
+    the `full` row's sd over its seeds (`benchmarks.ablation.merge_one_seed`)."""
+    rows = block["rows"]
+    stages = [s for s in _STAGE_ORDER if any(s in r["steps"] for r in rows)]
+    cells = [(f"`{r['variant']}`", r["seeds"][0], _acc(r["test_mean"]), _acc(r["dev_mean"]),
+              _pct(r["retention_mean"]), _acc(r["full_on_seed"]["test"]), f"{100 * r['vs_full']:+.1f}", r["verdict"],
+              *(r["steps"].get(s, "—") for s in stages)) for r in rows]
+    return ("`" + "`; `".join(block["commands"]) + "`.\n\n"
+            + table(["variant", "seed", "test acc.", "dev acc.", "retention", "`full` on that seed", "vs full (points)",
+                     "verdict", *(f"steps: {s}" for s in stages)], cells))
 
 
 def _speed(folder: Path) -> str:

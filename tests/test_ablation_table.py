@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from benchmarks.ablation import merge
+from benchmarks.ablation import merge, merge_one_seed
 
 
 def _row(variant, mean, sd):
@@ -68,3 +68,41 @@ def test_merge_refuses_a_run_with_no_finished_variant(tmp_path):
     table = {"seeds": [42, 43, 44], "rows": [_row("full", 0.85, 0.005)]}
     with pytest.raises(SystemExit, match="no variant finished"):
         merge(table, tmp_path, "command")
+
+
+def test_merge_one_seed_judges_a_variant_against_full_on_the_same_seed(tmp_path):
+    full = {**_row("full", 0.85, 0.01), "per_seed": [{"seed": 42, "test": 0.86, "dev": 0.84},
+                                                     {"seed": 43, "test": 0.85, "dev": 0.85},
+                                                     {"seed": 44, "test": 0.84, "dev": 0.83}]}
+    table = {"seeds": [42, 43, 44], "commands": ["old"], "rows": [full]}
+    for variant, test in {"no_attention_loss": 0.87, "mapping_top": 0.83}.items():
+        (tmp_path / variant).mkdir()
+        summary = {**_summary([test, test]), "seeds": [42], "test_metric_sd": 0.0}  # one seed: sd 0
+        summary["per_seed"] = summary["per_seed"][:1]
+        (tmp_path / variant / "seeds.json").write_text(json.dumps(summary))
+    (tmp_path / "no_hidden_loss").mkdir()  # over three seeds: not a one-seed row
+    (tmp_path / "no_hidden_loss" / "seeds.json").write_text(json.dumps(_summary([0.8, 0.81, 0.82])))
+
+    assert merge_one_seed(table, tmp_path, "ablate --seeds 42", label="one seed") == ["mapping_top",
+                                                                                    "no_attention_loss"]
+
+    rows = {row["variant"]: row for row in table["one_seed"]["rows"]}
+    assert set(rows) == {"mapping_top", "no_attention_loss"}
+    # against full's seed 42 (0.86), not its mean (0.85); the bar is 2 x full's sd (0.02)
+    assert rows["no_attention_loss"]["vs_full"] == pytest.approx(0.01)
+    assert rows["no_attention_loss"]["verdict"] == "tie"
+    assert rows["mapping_top"]["vs_full"] == pytest.approx(-0.03)
+    assert rows["mapping_top"]["verdict"] == "full wins"
+    assert rows["mapping_top"]["full_on_seed"] == {"seed": 42, "test": 0.86, "dev": 0.84}
+    assert table["rows"] == [full] and table["commands"] == ["old"]  # the seeded table is untouched
+
+    (tmp_path / "mapping_top" / "seeds.json").unlink()
+    merge_one_seed(table, tmp_path, "again")  # a re-merge replaces a variant's row, never repeats it
+    assert [row["variant"] for row in table["one_seed"]["rows"]] == ["mapping_top", "no_attention_loss"]
+    assert table["one_seed"]["label"] == "one seed" and table["one_seed"]["commands"] == ["ablate --seeds 42", "again"]
+
+
+def test_merge_one_seed_refuses_a_run_without_a_one_seed_variant(tmp_path):
+    table = {"seeds": [42, 43, 44], "rows": [{**_row("full", 0.85, 0.01), "per_seed": [{"seed": 42, "test": 0.85}]}]}
+    with pytest.raises(SystemExit, match="no variant finished over one of the seeds"):
+        merge_one_seed(table, tmp_path, "command")

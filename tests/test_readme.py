@@ -53,12 +53,20 @@ def test_the_ablation_block_shows_seeds_verdicts_steps_and_labels_older_rows(tmp
         "previous_recipe": {"label": "Older, one seed:", "rows": [
             {"variant": "no_attention_loss", "test": 0.835, "dev": 0.81, "retention": 0.949, "vs_full": 0.025}]},
         "previous_loop": {"label": "Made by the previous loop:", "commands": ["tinybert-ref run --seeds 42,43"], "rows": [
-            {**row, "variant": "full", "test_mean": 0.84, "retention_mean": 0.96}]}}))
+            {**row, "variant": "full", "test_mean": 0.84, "retention_mean": 0.96}]},
+        "one_seed": {"label": "Current recipe, one seed:", "commands": ["tinybert-ref ablate --set no_hidden_loss --seeds 42"],
+                     "rows": [{**row, "variant": "no_hidden_loss", "seeds": [42], "test_mean": 0.82, "test_sd": 0.0,
+                               "dev_mean": 0.81, "retention_mean": 0.94, "vs_full": -0.01, "verdict": "tie",
+                               "full_on_seed": {"seed": 42, "test": 0.83, "dev": 0.8}}]}}))
     block = readme.render_blocks(tmp_path)["ablation"]
     assert block.index("Made by the previous loop:") < block.index("| `full` | 2 | 0.8400 ± 0.0100 |") < block.index("Older, one seed:")
     assert "`tinybert-ref ablate --set full,no_da --seeds 42,43`" in block
     assert "| `no_da` | 2 | 0.8000 ± 0.0100 | 0.8000 ± 0.0200 | 92.0% ± 1.0 | -3.0 | full wins | 1500 |" in block
     assert block.index("Older, one seed:") < block.index("| `no_attention_loss` | 0.8350 |")
+    # the current recipe's one-seed rows come before the previous recipe's, beside full on the same seed
+    assert block.index("Made by the previous loop:") < block.index("Current recipe, one seed:") < block.index("Older, one seed:")
+    assert "`tinybert-ref ablate --set no_hidden_loss --seeds 42`" in block
+    assert "| `no_hidden_loss` | 42 | 0.8200 | 0.8100 | 94.0% | 0.8300 | -1.0 | tie | 1500 |" in block
 
 
 def test_the_sweep_block_marks_the_dev_choice_and_says_whether_the_default_is_it(tmp_path):
