@@ -93,7 +93,8 @@ def merge_one_seed(table: dict, run: Path, command: str, label: str | None = Non
         row["full_on_seed"] = on_seed
         rows[row["variant"]] = row
     block["rows"] = list(rows.values())
-    block["commands"].append(command)
+    if command not in block["commands"]:  # merging again as more variants of the same command finish
+        block["commands"].append(command)
     return list(summaries)
 
 

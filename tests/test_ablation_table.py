@@ -100,6 +100,8 @@ def test_merge_one_seed_judges_a_variant_against_full_on_the_same_seed(tmp_path)
     merge_one_seed(table, tmp_path, "again")  # a re-merge replaces a variant's row, never repeats it
     assert [row["variant"] for row in table["one_seed"]["rows"]] == ["mapping_top", "no_attention_loss"]
     assert table["one_seed"]["label"] == "one seed" and table["one_seed"]["commands"] == ["ablate --seeds 42", "again"]
+    merge_one_seed(table, tmp_path, "again")  # the same command merged again as more of its variants finish
+    assert table["one_seed"]["commands"] == ["ablate --seeds 42", "again"]
 
 
 def test_merge_one_seed_refuses_a_run_without_a_one_seed_variant(tmp_path):
