@@ -10,7 +10,8 @@ never silently mixes what two versions of the code made. `--moved-to BLOCK --lab
 replaced rows to another labelled block instead (`other_cpu`: the same code on another machine).
 `--one-seed --label TEXT` merges variants run over one of the table's seeds (the loss and mapping rows,
 which the issue lets stay at one seed) into the `one_seed` block, each judged against the `full` row's
-score on that seed with the `full` row's sd over its seeds as the noise bar. Every verdict is recomputed against the
+score on that seed with the `full` row's sd over its seeds as the noise bar; a variant later merged over
+the table's seeds leaves that block. Every verdict is recomputed against the
 table's `full` row with the 2-sd rule (`tinybert_ref.seeds.beats`). Nothing is measured here: the
 figures are the pipeline's. The README's ablation block is generated from this file
 (`python -m benchmarks.readme`).
@@ -26,7 +27,7 @@ from tinybert_ref.ablation import seeded_rows, versus_full
 
 from . import RESULTS_DIR
 
-__all__ = ["merge", "merge_one_seed", "verdicts"]
+__all__ = ["merge", "merge_one_seed", "one_seed_verdicts", "verdicts"]
 
 
 def verdicts(rows: list[dict]) -> list[dict]:
@@ -62,16 +63,30 @@ def merge(table: dict, run: Path, command: str, moved_to: str = "previous_loop",
     table["rows"] = verdicts(rows + list(new.values()))
     if any(row["variant"] == "full" for row in previous["rows"]):
         verdicts(previous["rows"])
+    if "one_seed" in table:  # a variant now over the table's seeds leaves the one-seed block; the rest are re-judged
+        table["one_seed"]["rows"] = [row for row in table["one_seed"]["rows"] if row["variant"] not in summaries]
+        one_seed_verdicts(table)
+        if not table["one_seed"]["rows"]:
+            del table["one_seed"]
     table.setdefault("commands", []).append(command)
     return list(summaries)
 
 
+def one_seed_verdicts(table: dict) -> None:
+    """Judge each row of block `one_seed` (in place) against the `full` row's score on the same seed (the
+    same teacher, split and augmentation sampling); one seed has no sd of its own, so the bar of the 2-sd
+    rule is the `full` row's sd over its seeds: a difference inside it is noise as far as three seeds of
+    the full recipe can tell."""
+    full = next(row for row in table["rows"] if row["variant"] == "full")
+    for row in table["one_seed"]["rows"]:
+        on_seed = next(r for r in full["per_seed"] if r["seed"] == row["seeds"][0])
+        row.update(versus_full((on_seed["test"], full["test_sd"]), (row["test_mean"], full["test_sd"])))
+        row["full_on_seed"] = on_seed
+
+
 def merge_one_seed(table: dict, run: Path, command: str, label: str | None = None) -> list[str]:
     """Put the variants `run` finished over a single seed of the table into block `one_seed` of `table`
-    (in place); returns the variants merged. One seed has no sd of its own, so a variant is compared
-    with the `full` row's score on the same seed (the same teacher, split and augmentation sampling), and
-    the bar of the 2-sd rule is the `full` row's sd over its seeds: a difference inside it is noise as
-    far as three seeds of the full recipe can tell."""
+    (in place), judged by `one_seed_verdicts`; returns the variants merged."""
     full = next(row for row in table["rows"] if row["variant"] == "full")
     summaries = {}
     for path in sorted(run.glob("*/seeds.json")):
@@ -86,13 +101,9 @@ def merge_one_seed(table: dict, run: Path, command: str, label: str | None = Non
     if label:
         block["label"] = label
     rows = {row["variant"]: row for row in block["rows"]}
-    for row in seeded_rows(summaries):
-        seed = row["seeds"][0]
-        on_seed = next(r for r in full["per_seed"] if r["seed"] == seed)
-        row.update(versus_full((on_seed["test"], full["test_sd"]), (row["test_mean"], full["test_sd"])))
-        row["full_on_seed"] = on_seed
-        rows[row["variant"]] = row
+    rows.update({row["variant"]: row for row in seeded_rows(summaries)})
     block["rows"] = list(rows.values())
+    one_seed_verdicts(table)
     if command not in block["commands"]:  # merging again as more variants of the same command finish
         block["commands"].append(command)
     return list(summaries)

@@ -104,6 +104,37 @@ def test_merge_one_seed_judges_a_variant_against_full_on_the_same_seed(tmp_path)
     assert table["one_seed"]["commands"] == ["ablate --seeds 42", "again"]
 
 
+def test_a_variant_merged_over_the_seeds_leaves_the_one_seed_block_and_a_new_full_rejudges_it(tmp_path):
+    full = {**_row("full", 0.85, 0.01), "per_seed": [{"seed": 42, "test": 0.86, "dev": 0.84}]}
+    table = {"seeds": [42, 43, 44], "commands": ["old"], "rows": [full]}
+    one, three = tmp_path / "one", tmp_path / "three"
+    for variant, test in {"no_attention_loss": 0.87, "mapping_top": 0.83}.items():
+        (one / variant).mkdir(parents=True)
+        summary = {**_summary([test, test]), "seeds": [42], "test_metric_sd": 0.0}
+        summary["per_seed"] = summary["per_seed"][:1]
+        (one / variant / "seeds.json").write_text(json.dumps(summary))
+    merge_one_seed(table, one, "one seed")
+    (three / "no_attention_loss").mkdir(parents=True)
+    (three / "no_attention_loss" / "seeds.json").write_text(json.dumps(_summary([0.86, 0.87, 0.88])))
+
+    assert merge(table, three, "three seeds") == ["no_attention_loss"]
+
+    assert [row["variant"] for row in table["rows"]] == ["full", "no_attention_loss"]
+    assert [row["variant"] for row in table["one_seed"]["rows"]] == ["mapping_top"]  # no row twice
+    assert table["one_seed"]["rows"][0]["verdict"] == "full wins"  # 0.83 against full's seed 42, 0.86
+
+    (three / "full").mkdir()  # full re-made: its seed 42 now 0.80, so mapping_top's 0.83 wins by 0.03 > 0.02
+    (three / "full" / "seeds.json").write_text(json.dumps(_summary([0.80, 0.81, 0.82])))
+    merge(table, three, "full again")
+    assert table["one_seed"]["rows"][0]["verdict"] == "variant wins"
+    assert table["one_seed"]["rows"][0]["full_on_seed"]["test"] == pytest.approx(0.80)
+
+    (three / "mapping_top").mkdir()
+    (three / "mapping_top" / "seeds.json").write_text(json.dumps(_summary([0.83, 0.84, 0.85])))
+    merge(table, three, "mapping over seeds")
+    assert "one_seed" not in table  # every one-seed row now has its three-seed row
+
+
 def test_merge_one_seed_refuses_a_run_without_a_one_seed_variant(tmp_path):
     table = {"seeds": [42, 43, 44], "rows": [{**_row("full", 0.85, 0.01), "per_seed": [{"seed": 42, "test": 0.85}]}]}
     with pytest.raises(SystemExit, match="no variant finished over one of the seeds"):
