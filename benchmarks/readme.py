@@ -49,6 +49,12 @@ def _acc(value) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
+def _points(value) -> str:
+    """A difference of accuracies in points. Two decimals: one test headline of 400 is 0.25 points, and one
+    decimal let float noise print a gap of 0.25 as +0.2 and 2.75 as -2.7, beside prose that says 0.25 and 2.75."""
+    return "—" if value is None else f"{100 * value:+.2f}"
+
+
 def _results(folder: Path) -> str:
     runs = {name: m for name, m in (("tinybert4", _load(folder, "laptop_metrics.json")),
                                     ("medium", _load(folder, "laptop_medium_metrics.json")),
@@ -190,7 +196,7 @@ def _ablation(folder: Path) -> str:
         return "Not measured yet: run `tinybert-ref ablate` and copy its `ablation.json` to `benchmarks/results/`."
     if "test_mean" not in ablation["rows"][0]:  # one seed, the format before step budgets
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
-                 "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in ablation["rows"]]
+                 _points(r["vs_full"])) for r in ablation["rows"]]
         return table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows)
     text = seeds_table(ablation["rows"], ablation.get("commands", []))
     # over seeds too: rows the same code made on another machine (`other_cpu`), the rows an older training
@@ -202,7 +208,7 @@ def _ablation(folder: Path) -> str:
     previous = ablation.get("previous_recipe")
     if previous:  # rows not yet re-run under the current recipe, kept and labelled
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
-                 "—" if r["vs_full"] is None else f"{100 * r['vs_full']:+.1f}") for r in previous["rows"]]
+                 _points(r["vs_full"])) for r in previous["rows"]]
         text += (f"\n\n{previous['label']}\n\n"
                  + table(["variant", "test acc.", "dev acc.", "retention", "vs full (points)"], rows))
     return text
@@ -213,7 +219,7 @@ def seeds_table(rows: list[dict], commands: list[str]) -> str:
     stages = [s for s in _STAGE_ORDER if any(s in r["steps"] for r in rows)]
     cells = [(f"`{r['variant']}`", len(r["seeds"]), _mean_sd(r["test_mean"], r["test_sd"]),
               _mean_sd(r["dev_mean"], r["dev_sd"]), _mean_sd(r["retention_mean"], r["retention_sd"], percent=True),
-              "—" if r.get("vs_full") is None else f"{100 * r['vs_full']:+.1f}", r.get("verdict", "—"),
+              _points(r.get("vs_full")), r.get("verdict", "—"),
               *(r["steps"].get(s, "—") for s in stages)) for r in rows]
     return ("`" + "`; `".join(commands) + "`. Mean ± sample sd over the seeds; \"verdict\" compares with `full`: a "
             "win is by more than 2 sd (the larger of the two), else a tie.\n\n"
@@ -227,7 +233,7 @@ def one_seed_table(block: dict) -> str:
     rows = block["rows"]
     stages = [s for s in _STAGE_ORDER if any(s in r["steps"] for r in rows)]
     cells = [(f"`{r['variant']}`", r["seeds"][0], _acc(r["test_mean"]), _acc(r["dev_mean"]),
-              _pct(r["retention_mean"]), _acc(r["full_on_seed"]["test"]), f"{100 * r['vs_full']:+.1f}", r["verdict"],
+              _pct(r["retention_mean"]), _acc(r["full_on_seed"]["test"]), _points(r["vs_full"]), r["verdict"],
               *(r["steps"].get(s, "—") for s in stages)) for r in rows]
     return ("`" + "`; `".join(block["commands"]) + "`.\n\n"
             + table(["variant", "seed", "test acc.", "dev acc.", "retention", "`full` on that seed", "vs full (points)",

@@ -61,12 +61,12 @@ def test_the_ablation_block_shows_seeds_verdicts_steps_and_labels_older_rows(tmp
     block = readme.render_blocks(tmp_path)["ablation"]
     assert block.index("Made by the previous loop:") < block.index("| `full` | 2 | 0.8400 ± 0.0100 |") < block.index("Older, one seed:")
     assert "`tinybert-ref ablate --set full,no_da --seeds 42,43`" in block
-    assert "| `no_da` | 2 | 0.8000 ± 0.0100 | 0.8000 ± 0.0200 | 92.0% ± 1.0 | -3.0 | full wins | 1500 |" in block
+    assert "| `no_da` | 2 | 0.8000 ± 0.0100 | 0.8000 ± 0.0200 | 92.0% ± 1.0 | -3.00 | full wins | 1500 |" in block
     assert block.index("Older, one seed:") < block.index("| `no_attention_loss` | 0.8350 |")
     # the current recipe's one-seed rows come before the previous recipe's, beside full on the same seed
     assert block.index("Made by the previous loop:") < block.index("Current recipe, one seed:") < block.index("Older, one seed:")
     assert "`tinybert-ref ablate --set no_hidden_loss --seeds 42`" in block
-    assert "| `no_hidden_loss` | 42 | 0.8200 | 0.8100 | 94.0% | 0.8300 | -1.0 | tie | 1500 |" in block
+    assert "| `no_hidden_loss` | 42 | 0.8200 | 0.8100 | 94.0% | 0.8300 | -1.00 | tie | 1500 |" in block
 
 
 def test_the_sweep_block_marks_the_dev_choice_and_says_whether_the_default_is_it(tmp_path):
@@ -100,3 +100,10 @@ def test_the_results_readme_and_quality_json_match_the_committed_results():
     rendered = tables.render(tables.load_results(RESULTS_DIR))
     assert (RESULTS_DIR / "README.md").read_text() == rendered, (
         "benchmarks/results/README.md is stale: run `python -m benchmarks.tables` and commit")
+
+
+def test_a_gap_in_points_prints_what_the_headlines_make():
+    # means over three seeds from the committed table: one decimal printed these as +0.2 and -2.7
+    assert readme._points(0.8516666666666666 - 0.8491666666666666) == "+0.25"
+    assert readme._points(0.8216666666666667 - 0.8491666666666666) == "-2.75"
+    assert readme._points(None) == "—"
