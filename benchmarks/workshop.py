@@ -32,14 +32,9 @@ TARGET_RATIO = 0.5  # distance after task-distillation step 1 / the random stude
 
 def attention_distances(run_dir: Path, store: Path) -> dict[str, float]:
     """{checkpoint: mean per-head MSE between student and teacher scores}, as notebook 08 section 5 computes it."""
-    from tinybert_ref.io import read_json
-    from tinybert_ref.models import load_teacher
-    from tinybert_ref.snapshots import load_snapshots, run_mapping, snapshot_attention, transfer_mse
+    from tinybert_ref.snapshots import run_transfer_mse
 
-    metrics = read_json(run_dir / "metrics.json")
-    _, tokenizer = load_teacher(metrics["config"]["teacher"], tokenizer_only=True)
-    attention = snapshot_attention(load_snapshots(run_dir, store=store), tokenizer, SENTENCES, run_mapping(run_dir))
-    return {name: mse.mean().item() for name, mse in transfer_mse(attention).items()}
+    return {name: mse.mean().item() for name, mse in run_transfer_mse(run_dir, SENTENCES, store).items()}
 
 
 def run(out_dir: str | Path = RESULTS_DIR, tiny: bool = False) -> dict:

@@ -181,3 +181,28 @@ def test_attention_loss_history(fake_run):
     assert [row["stage"] for row in rows] == ["general_distillation"] * 3 + ["task_distillation_1"] * 2
     assert "hidden/1" not in rows[0] and "total" not in rows[0]  # attention terms only
     assert rows[3]["attention/1"] == pytest.approx(2.9)
+
+
+def test_run_transfer_mse_is_transfer_mse_of_the_runs_snapshots(loaded, teacher_tokenizer, fake_run):
+    expected = snapshots.transfer_mse(snapshots.snapshot_attention(loaded, teacher_tokenizer, SENTENCES,
+                                                                   snapshots.run_mapping(fake_run)))
+    result = snapshots.run_transfer_mse(fake_run, SENTENCES)
+    assert set(result) == set(expected)
+    assert all(torch.allclose(result[name], expected[name]) for name in expected)
+
+
+def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run, tmp_path, capsys):
+    from benchmarks import attention_transfer
+
+    out = tmp_path / "attention_transfer.json"
+    assert attention_transfer.main([str(fake_run), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["split"] == "dev" and result["n"] == 200 and "benchmarks.attention_transfer" in result["command"]
+    (row,) = result["rows"]
+    assert row["variant"] == "fake" and row["losses"] == {"embedding_loss": True, "attention_loss": True, "hidden_loss": True}
+    assert list(row["checkpoints"]) == ["before_gd", "after_gd", "after_td1", "after_td2"]
+    before = row["checkpoints"]["before_gd"]
+    assert len(before["per_layer"]) == 4 and before["mean"] == pytest.approx(sum(before["per_layer"]) / 4, abs=1e-4)
+    with pytest.raises(SystemExit):  # a folder that is not a finished run: one line naming it
+        attention_transfer.main([str(tmp_path)])
+    assert "no metrics.json in" in capsys.readouterr().err

@@ -27,7 +27,7 @@ from torch import nn
 from .internals import forward_with_internals
 
 __all__ = ["CHECKPOINTS", "Snapshot", "AttentionSnapshots", "stage_store", "find_store", "run_mapping", "load_snapshots",
-           "snapshot_attention", "per_head_mse", "transfer_mse", "attention_loss_history"]
+           "snapshot_attention", "per_head_mse", "transfer_mse", "run_transfer_mse", "attention_loss_history"]
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,15 @@ def transfer_mse(attention: AttentionSnapshots) -> dict[str, torch.Tensor]:
             rows.append(per_head_mse(student_scores, teacher_scores, attention.attention_mask))
         result[name] = torch.stack(rows)
     return result
+
+
+def run_transfer_mse(run_dir, sentences, store=None) -> dict[str, torch.Tensor]:
+    """`transfer_mse` of every checkpoint of a finished run on `sentences` (one padded batch), each student
+    with the teacher it is compared with and the run's own mapping: {checkpoint: (M, H)}."""
+    from .models import load_teacher
+
+    _, tokenizer = load_teacher(_config(_metrics(run_dir)).teacher, tokenizer_only=True)
+    return transfer_mse(snapshot_attention(load_snapshots(run_dir, store), tokenizer, sentences, run_mapping(run_dir)))
 
 
 def attention_loss_history(run_dir, store=None) -> tuple[list[dict], dict[str, int]]:

@@ -1,0 +1,74 @@
+"""Does the student copy the teacher's attention? The attention-score MSE of finished runs, checkpoint by checkpoint.
+
+    python -m benchmarks.attention_transfer runs/laptop-ablate-att/no_attention_loss/seed-42 \
+        runs/laptop-ablate-1seed/no_hidden_loss/seed-42 ...
+
+For each run folder (a `tinybert-ref run` or one seed of `tinybert-ref ablate`), every checkpoint of notebook
+08 (before general distillation, after it, after task-distillation step 1 and step 2; `tinybert_ref.snapshots`)
+is run with the teacher it is compared with on the 200 dev headlines as one padded batch, and the MSE between
+the pre-softmax attention scores of student layer m and teacher layer g(m) (Eq. 7's quantity, over real
+(query, key) pairs only: `snapshots.per_head_mse`) is averaged over the 12 heads of each layer. An ablation
+that drops the attention loss shows whether the other losses carry the teacher's attention over anyway.
+Writes `benchmarks/results/attention_transfer.json`: {"command", "split", "n", "rows": [{"run", "variant",
+"seed", "mapping", "losses", "test_metric", "checkpoints": {name: {"per_layer": [...], "mean"}}}]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from . import RESULTS_DIR
+
+__all__ = ["measure_run"]
+
+LOSSES = ("embedding_loss", "attention_loss", "hidden_loss")
+
+
+def measure_run(run_dir, sentences: list[str], store=None) -> dict:
+    """One row: the per-layer attention-score MSE of each checkpoint of `run_dir` on `sentences`."""
+    from tinybert_ref.io import read_json
+    from tinybert_ref.snapshots import run_mapping, run_transfer_mse
+
+    run_dir = Path(run_dir)
+    metrics = read_json(run_dir / "metrics.json")
+    config = metrics["config"]
+    checkpoints = {}
+    for name, mse in run_transfer_mse(run_dir, sentences, store).items():  # (M, H) per checkpoint
+        per_layer = [round(float(x), 4) for x in mse.mean(dim=1)]
+        checkpoints[name] = {"per_layer": per_layer, "mean": round(sum(per_layer) / len(per_layer), 4)}
+    # an ablation's seed folder is OUT/<variant>/seed-S; any other run is named by its folder
+    variant = run_dir.parent.name if run_dir.name.startswith("seed-") else run_dir.name
+    return {"run": str(run_dir), "variant": variant, "seed": config["seed"], "mapping": run_mapping(run_dir),
+            "losses": {loss: config[loss] for loss in LOSSES}, "test_metric": metrics.get("student", {}).get("test_metric"),
+            "checkpoints": checkpoints}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.attention_transfer", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="finished run folders (each with a metrics.json)")
+    parser.add_argument("--store", type=Path, default=None, help="the stage store (default: the one each run records)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "attention_transfer.json")
+    args = parser.parse_args(argv)
+    missing = [str(run) for run in args.runs if not (run / "metrics.json").is_file()]
+    if missing:
+        parser.error(f"no metrics.json in {', '.join(missing)}: pass finished run folders (tinybert-ref run or ablate)")
+    from tinybert_ref.data.bbc import load_bbc_headlines
+    from tinybert_ref.io import write_json_atomic
+
+    sentences = list(load_bbc_headlines().data["dev"]["text"])
+    rows = []
+    for run in args.runs:
+        rows.append(measure_run(run, sentences, args.store))
+        print(rows[-1]["variant"], rows[-1]["seed"],
+              {name: c["mean"] for name, c in rows[-1]["checkpoints"].items()}, flush=True)
+    command = "python -m benchmarks.attention_transfer " + " ".join(shlex.quote(str(a)) for a in (argv or sys.argv[1:]))
+    write_json_atomic(args.out, {"command": command, "split": "dev", "n": len(sentences), "rows": rows})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
