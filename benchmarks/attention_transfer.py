@@ -5,12 +5,14 @@
 
 For each run folder (a `tinybert-ref run` or one seed of `tinybert-ref ablate`), every checkpoint of notebook
 08 (before general distillation, after it, after task-distillation step 1 and step 2; `tinybert_ref.snapshots`)
-is run with the teacher it is compared with on the 200 dev headlines as one padded batch, and the MSE between
-the pre-softmax attention scores of student layer m and teacher layer g(m) (Eq. 7's quantity, over real
-(query, key) pairs only: `snapshots.per_head_mse`) is averaged over the 12 heads of each layer. An ablation
-that drops the attention loss shows whether the other losses carry the teacher's attention over anyway.
+is run with the teacher it is compared with on the 200 dev headlines as one padded batch. Two measures between
+the pre-softmax attention scores of student layer m and teacher layer g(m), over real (query, key) pairs only,
+each averaged over the 12 heads of a layer: the distance, Eq. 7's MSE (`snapshots.per_head_mse`), and the
+correlation of the row-centred scores (`snapshots.per_head_correlation`: the pattern, whatever its scale). An
+ablation that drops the attention loss shows whether the other losses carry the teacher's attention over anyway.
 Writes `benchmarks/results/attention_transfer.json`: {"command", "split", "n", "rows": [{"run", "variant",
-"seed", "mapping", "losses", "test_metric", "checkpoints": {name: {"per_layer": [...], "mean"}}}]}.
+"seed", "mapping", "losses", "test_metric", "checkpoints": {name: {"per_layer", "mean",
+"correlation_per_layer", "correlation"}}}]}.
 """
 
 from __future__ import annotations
@@ -28,20 +30,25 @@ LOSSES = ("embedding_loss", "attention_loss", "hidden_loss")
 
 
 def measure_run(run_dir, sentences: list[str], store=None) -> dict:
-    """One row: the per-layer attention-score MSE of each checkpoint of `run_dir` on `sentences`."""
+    """One row: per student layer, the attention distance and correlation of each checkpoint of `run_dir`."""
     from tinybert_ref.io import read_json
-    from tinybert_ref.snapshots import run_mapping, run_transfer_mse
+    from tinybert_ref.snapshots import per_head_correlation, run_attention, transfer_mse
 
     run_dir = Path(run_dir)
     metrics = read_json(run_dir / "metrics.json")
     config = metrics["config"]
+    attention = run_attention(run_dir, sentences, store)
+    distance, correlation = transfer_mse(attention), transfer_mse(attention, per_head_correlation)
     checkpoints = {}
-    for name, mse in run_transfer_mse(run_dir, sentences, store).items():  # (M, H) per checkpoint
-        per_layer = [round(float(x), 4) for x in mse.mean(dim=1)]
-        checkpoints[name] = {"per_layer": per_layer, "mean": round(sum(per_layer) / len(per_layer), 4)}
+    for name in attention.names:  # (M, H) each: the mean over heads per layer, then over layers
+        per_layer = [round(float(x), 4) for x in distance[name].mean(dim=1)]
+        correlation_per_layer = [round(float(x), 4) for x in correlation[name].mean(dim=1)]
+        checkpoints[name] = {"per_layer": per_layer, "mean": round(sum(per_layer) / len(per_layer), 4),
+                             "correlation_per_layer": correlation_per_layer,
+                             "correlation": round(sum(correlation_per_layer) / len(correlation_per_layer), 4)}
     # an ablation's seed folder is OUT/<variant>/seed-S; any other run is named by its folder
     variant = run_dir.parent.name if run_dir.name.startswith("seed-") else run_dir.name
-    return {"run": str(run_dir), "variant": variant, "seed": config["seed"], "mapping": run_mapping(run_dir),
+    return {"run": str(run_dir), "variant": variant, "seed": config["seed"], "mapping": attention.mapping,
             "losses": {loss: config[loss] for loss in LOSSES}, "test_metric": metrics.get("student", {}).get("test_metric"),
             "checkpoints": checkpoints}
 

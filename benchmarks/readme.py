@@ -11,6 +11,8 @@ The README never carries a hand-typed figure. Each block sits between `<!-- begi
     pairs      laptop_pairs_metrics.json (`tinybert-ref run --task bbc_pairs`): the sentence-pair task
     deploy     deploy.json (`python -m benchmarks --only deploy`): ONNX and int8 against the issue's targets
     sweep      sweep.json (`tinybert-ref sweep`): learning rates chosen on dev, beside the profile's defaults
+    attention  attention_transfer.json (`python -m benchmarks.attention_transfer`): the student's distance to
+               the teacher's attention at each checkpoint, with and without the attention loss
 
 `python -m benchmarks.readme` rewrites the blocks in README.md; `python -m benchmarks.readme --check`
 exits 1 when a block is stale (tests/test_readme.py runs the same check, so the README cannot drift
@@ -31,7 +33,7 @@ from .tables import _x, deploy_section, table
 __all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks", "seeds_table", "one_seed_table"]
 
 README = ROOT / "README.md"
-BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep")
+BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep", "attention")
 _STAGE_ORDER = ("teacher", "general_distillation", "mlm", "augmentation", "task_distillation_1",
                 "task_distillation_2", "finetune")
 
@@ -360,8 +362,31 @@ def _sweep(folder: Path) -> str:
             f"{caveat}\n\n" + table([*keys, "dev acc.", "test acc.", "note"], rows))
 
 
+def _attention(folder: Path) -> str:
+    result = _load(folder, "attention_transfer.json")
+    if not result:
+        return ("Not measured yet: run `python -m benchmarks.attention_transfer RUN ...` on finished runs (for example "
+                "the seed folders of `tinybert-ref ablate --set no_attention_loss`).")
+    checkpoints = ("before_gd", "after_gd", "after_td1", "after_td2")
+    cells = [(f"`{r['variant']}`", r["seed"],
+              ", ".join(loss for loss in ("embedding", "attention", "hidden") if r["losses"][f"{loss}_loss"]),
+              ", ".join(map(str, r["mapping"][1:])),
+              *(f"{r['checkpoints'][c]['mean']:.2f} ({r['checkpoints'][c]['correlation']:+.2f})" if c in r["checkpoints"]
+                else "—" for c in checkpoints),
+              _acc(r["test_metric"])) for r in result["rows"]]
+    return (f"`{result['command']}`. Each cell: the attention distance, the MSE between the student's pre-softmax "
+            "attention scores of layer m and the teacher's of layer g(m) over real (query, key) pairs (Eq. 7's "
+            "quantity, notebook 08 section 5), and in brackets the correlation of the two, each query's scores "
+            "centred first (softmax ignores a shift; 1 = the teacher's pattern at any scale, 0 = unrelated); both "
+            f"the mean over the student's layers and heads, on the {result['n']} {result['split']} headlines, each "
+            "checkpoint against the teacher it learned from (pretrained for general distillation, fine-tuned after)."
+            "\n\n"
+            + table(["variant", "seed", "losses (GD, step 1)", "g(1..M)", "random init", "after GD",
+                     "after TD step 1", "after TD step 2", "test acc."], cells))
+
+
 _RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs,
-           "deploy": _deploy, "sweep": _sweep}
+           "deploy": _deploy, "sweep": _sweep, "attention": _attention}
 
 
 def render_blocks(folder: str | Path = RESULTS_DIR) -> dict[str, str]:

@@ -32,9 +32,9 @@ TARGET_RATIO = 0.5  # distance after task-distillation step 1 / the random stude
 
 def attention_distances(run_dir: Path, store: Path) -> dict[str, float]:
     """{checkpoint: mean per-head MSE between student and teacher scores}, as notebook 08 section 5 computes it."""
-    from tinybert_ref.snapshots import run_transfer_mse
+    from tinybert_ref.snapshots import run_attention, transfer_mse
 
-    return {name: mse.mean().item() for name, mse in run_transfer_mse(run_dir, SENTENCES, store).items()}
+    return {name: mse.mean().item() for name, mse in transfer_mse(run_attention(run_dir, SENTENCES, store)).items()}
 
 
 def run(out_dir: str | Path = RESULTS_DIR, tiny: bool = False) -> dict:

@@ -183,12 +183,35 @@ def test_attention_loss_history(fake_run):
     assert rows[3]["attention/1"] == pytest.approx(2.9)
 
 
-def test_run_transfer_mse_is_transfer_mse_of_the_runs_snapshots(loaded, teacher_tokenizer, fake_run):
-    expected = snapshots.transfer_mse(snapshots.snapshot_attention(loaded, teacher_tokenizer, SENTENCES,
-                                                                   snapshots.run_mapping(fake_run)))
-    result = snapshots.run_transfer_mse(fake_run, SENTENCES)
-    assert set(result) == set(expected)
-    assert all(torch.allclose(result[name], expected[name]) for name in expected)
+def test_run_attention_is_snapshot_attention_of_the_runs_checkpoints(loaded, teacher_tokenizer, fake_run):
+    expected = snapshots.snapshot_attention(loaded, teacher_tokenizer, SENTENCES, snapshots.run_mapping(fake_run))
+    result = snapshots.run_attention(fake_run, SENTENCES)
+    assert result.names == expected.names and result.mapping == expected.mapping
+    assert all(torch.allclose(a, b) for name in expected.names for a, b in zip(result.student[name], expected.student[name], strict=True))
+
+
+def test_per_head_correlation_sees_the_pattern_not_the_scale_or_a_row_shift():
+    torch.manual_seed(0)
+    teacher = torch.randn(2, 3, 5, 5)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    padded = teacher.clone()
+    padded[1, :, :, 3:] = torch.finfo(torch.float32).min  # padded keys as a forward leaves them
+    shifted = 3 * teacher + torch.randn(2, 3, 5, 1)  # another scale and a shift per query row
+    assert torch.allclose(snapshots.per_head_correlation(shifted, padded, mask), torch.ones(3), atol=1e-5)
+    assert torch.allclose(snapshots.per_head_correlation(-teacher, teacher, mask), -torch.ones(3), atol=1e-5)
+    other = torch.randn(2, 3, 5, 5)
+    brute = []
+    for h in range(3):  # Pearson over the real pairs of each head, rows centred first
+        s, t = [], []
+        for b in range(2):
+            n = int(mask[b].sum())
+            s.append((other[b, h, :n, :n] - other[b, h, :n, :n].mean(-1, keepdim=True)).flatten())
+            t.append((teacher[b, h, :n, :n] - teacher[b, h, :n, :n].mean(-1, keepdim=True)).flatten())
+        s, t = torch.cat(s), torch.cat(t)
+        brute.append((s * t).sum() / (s.norm() * t.norm()))
+    assert torch.allclose(snapshots.per_head_correlation(other, padded, mask), torch.stack(brute), atol=1e-5)
+    with pytest.raises(ValueError, match="one shape"):
+        snapshots.per_head_correlation(other, teacher[:, :2], mask)
 
 
 def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run, tmp_path, capsys):
@@ -203,6 +226,7 @@ def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run,
     assert list(row["checkpoints"]) == ["before_gd", "after_gd", "after_td1", "after_td2"]
     before = row["checkpoints"]["before_gd"]
     assert len(before["per_layer"]) == 4 and before["mean"] == pytest.approx(sum(before["per_layer"]) / 4, abs=1e-4)
+    assert all(-1 <= c <= 1 for c in before["correlation_per_layer"]) and len(before["correlation_per_layer"]) == 4
     with pytest.raises(SystemExit):  # a folder that is not a finished run: one line naming it
         attention_transfer.main([str(tmp_path)])
     assert "no metrics.json in" in capsys.readouterr().err

@@ -87,3 +87,17 @@ def test_widget_images_keep_their_size(explorer):
 def test_bad_head_is_named(explorer):
     with pytest.raises(ValueError, match="heads 0..11"):
         explorer.view("after_gd", 1, head=12)
+
+
+def test_distance_by_run_figure_dashes_the_runs_without_the_attention_loss():
+    def row(variant, attention, means, names=("before_gd", "after_gd", "after_td1", "after_td2")):
+        return {"variant": variant, "seed": 42, "losses": {"attention_loss": attention},
+                "checkpoints": {n: {"mean": v} for n, v in zip(names, means, strict=True)}}
+
+    fig = te.distance_by_run_figure([row("full", True, [4.4, 2.2, 0.5, 0.7]), row("no_attention_loss", False, [4.4, 6.8, 8.5, 9.0]),
+                                     row("no_gd", True, [4.4, 0.6, 0.8], names=("before_gd", "after_td1", "after_td2"))])
+    lines = fig.axes[0].get_lines()
+    assert [line.get_linestyle() for line in lines] == ["-", "--", "-"]
+    assert list(lines[1].get_ydata()) == [4.4, 6.8, 8.5, 9.0]
+    assert list(lines[2].get_xdata()) == [0, 2, 3]  # a run without general distillation skips that checkpoint
+    assert "no attention loss" in lines[1].get_label()

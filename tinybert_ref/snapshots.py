@@ -27,7 +27,7 @@ from torch import nn
 from .internals import forward_with_internals
 
 __all__ = ["CHECKPOINTS", "Snapshot", "AttentionSnapshots", "stage_store", "find_store", "run_mapping", "load_snapshots",
-           "snapshot_attention", "per_head_mse", "transfer_mse", "run_transfer_mse", "attention_loss_history"]
+           "snapshot_attention", "per_head_mse", "per_head_correlation", "transfer_mse", "run_attention", "attention_loss_history"]
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,19 @@ def snapshot_attention(snapshots: list[Snapshot], tokenizer, sentences, mapping,
     return result
 
 
+def _real_pairs(student_scores: torch.Tensor, teacher_scores: torch.Tensor, attention_mask) -> torch.Tensor:
+    """(B, 1, L, L) True where query and key are both real tokens (attention_mask None: all real), after
+    checking that the two score tensors are (B, H, L, L) of one shape."""
+    if student_scores.shape != teacher_scores.shape or student_scores.dim() != 4:
+        raise ValueError(f"expected student and teacher scores of one shape (B, H, L, L), got "
+                         f"{tuple(student_scores.shape)} and {tuple(teacher_scores.shape)}")
+    batch, _, length, _ = student_scores.shape
+    if attention_mask is None:
+        attention_mask = torch.ones(batch, length, dtype=torch.long)
+    real = attention_mask.to(student_scores.device) != 0
+    return real[:, None, :, None] & real[:, None, None, :]
+
+
 def per_head_mse(student_scores: torch.Tensor, teacher_scores: torch.Tensor, attention_mask=None) -> torch.Tensor:
     """Per-head MSE of the scores over real (query, key) pairs only: (H,). Taught in notebook 08, q1.
 
@@ -202,38 +215,57 @@ def per_head_mse(student_scores: torch.Tensor, teacher_scores: torch.Tensor, att
     it, `losses.attention_loss`), padded entries are left out of the count instead of counted as zeros,
     so the figure does not depend on how much padding a batch has.
     """
-    if student_scores.shape != teacher_scores.shape or student_scores.dim() != 4:
-        raise ValueError(f"expected student and teacher scores of one shape (B, H, L, L), got "
-                         f"{tuple(student_scores.shape)} and {tuple(teacher_scores.shape)}")
-    batch, _, length, _ = student_scores.shape
-    if attention_mask is None:
-        attention_mask = torch.ones(batch, length, dtype=torch.long)
-    real = attention_mask.to(student_scores.device) != 0
-    keep = real[:, None, :, None] & real[:, None, None, :]  # (B, 1, L, L)
+    keep = _real_pairs(student_scores, teacher_scores, attention_mask)  # (B, 1, L, L)
     # torch.where, not a product: masked entries may hold float32 min, whose differences overflow.
     difference = torch.where(keep, student_scores.float() - teacher_scores.float(), 0.0)
     return difference.pow(2).sum(dim=(0, 2, 3)) / keep.sum()
 
 
-def transfer_mse(attention: AttentionSnapshots) -> dict[str, torch.Tensor]:
-    """{checkpoint: (M, H) per-head MSE between student layer m and teacher layer g(m)}."""
+def per_head_correlation(student_scores: torch.Tensor, teacher_scores: torch.Tensor, attention_mask=None) -> torch.Tensor:
+    """Per-head Pearson correlation of the scores over real (query, key) pairs, each query's row centred: (H,).
+
+    A scale-free companion to `per_head_mse`: 1 when the student's pattern is the teacher's up to a positive
+    scale, 0 when unrelated. Each row is centred first because softmax ignores a shift of a query's scores,
+    so only the centred pattern decides the attention probabilities. MSE alone mixes pattern and level: a
+    random student (scores near 0) sits at the teacher's second moment, and a student that learns any pattern
+    unrelated to the teacher's ends farther than that.
+    """
+    keep = _real_pairs(student_scores, teacher_scores, attention_mask)
+
+    def centred(scores):
+        # torch.where, not a product: masked entries may hold float32 min (see per_head_mse)
+        values = torch.where(keep, scores.float(), 0.0)
+        mean = values.sum(-1, keepdim=True) / keep.sum(-1, keepdim=True).clamp(min=1)
+        return torch.where(keep, values - mean, 0.0)
+
+    student, teacher = centred(student_scores), centred(teacher_scores)
+    dims = (0, 2, 3)
+    norm = (student.pow(2).sum(dims) * teacher.pow(2).sum(dims)).sqrt()
+    return (student * teacher).sum(dims) / norm.clamp(min=torch.finfo(torch.float32).tiny)
+
+
+def transfer_mse(attention: AttentionSnapshots, measure=None) -> dict[str, torch.Tensor]:
+    """{checkpoint: (M, H) per-head MSE between student layer m and teacher layer g(m)}; `measure` replaces
+    `per_head_mse` by another per-head comparison with its signature (e.g. `per_head_correlation`)."""
+    measure = measure or per_head_mse
     result = {}
     for name in attention.names:
         rows = []
         for m in range(1, len(attention.mapping)):
             teacher_scores, student_scores = attention.pair(name, m)
-            rows.append(per_head_mse(student_scores, teacher_scores, attention.attention_mask))
+            rows.append(measure(student_scores, teacher_scores, attention.attention_mask))
         result[name] = torch.stack(rows)
     return result
 
 
-def run_transfer_mse(run_dir, sentences, store=None) -> dict[str, torch.Tensor]:
-    """`transfer_mse` of every checkpoint of a finished run on `sentences` (one padded batch), each student
-    with the teacher it is compared with and the run's own mapping: {checkpoint: (M, H)}."""
+def run_attention(run_dir, sentences, store=None) -> AttentionSnapshots:
+    """`snapshot_attention` of every checkpoint of a finished run on `sentences` (one padded batch), each
+    student with the teacher it is compared with and the run's own mapping; `transfer_mse` of it gives the
+    per-head distances."""
     from .models import load_teacher
 
     _, tokenizer = load_teacher(_config(_metrics(run_dir)).teacher, tokenizer_only=True)
-    return transfer_mse(snapshot_attention(load_snapshots(run_dir, store), tokenizer, sentences, run_mapping(run_dir)))
+    return snapshot_attention(load_snapshots(run_dir, store), tokenizer, sentences, run_mapping(run_dir))
 
 
 def attention_loss_history(run_dir, store=None) -> tuple[list[dict], dict[str, int]]:

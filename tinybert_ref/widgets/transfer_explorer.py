@@ -19,7 +19,8 @@ import numpy as np
 from .. import viz
 from ..snapshots import AttentionSnapshots
 
-__all__ = ["TransferExplorer", "checkpoint_grid", "transfer_figure", "loss_figure", "mse_figure", "transfer_explorer"]
+__all__ = ["TransferExplorer", "checkpoint_grid", "transfer_figure", "loss_figure", "mse_figure", "distance_by_run_figure",
+           "transfer_explorer"]
 
 
 def _figure(nrows: int, ncols: int, figsize):
@@ -135,6 +136,30 @@ def mse_figure(mse: dict, labels: dict[str, str] | None = None):
         ax.set_ylabel("student layer")
         ax.set_title(labels.get(name, name), fontsize=9)
     fig.colorbar(image, ax=list(axes[0, 1:]), label="MSE of scores")
+    return fig
+
+
+def distance_by_run_figure(rows: list[dict]):
+    """The attention distance (mean over layers and heads) at each checkpoint, one line per run: solid where
+    the run trained with the attention loss (Eq. 7), dashed where it did not.
+
+    rows: `benchmarks/results/attention_transfer.json`'s rows ({"variant", "seed", "losses", "checkpoints":
+    {name: {"mean"}}}, `benchmarks.attention_transfer`)."""
+    from ..snapshots import CHECKPOINTS
+
+    fig, axes = _figure(1, 1, (6.4, 3.6))
+    ax = axes[0, 0]
+    for row in rows:
+        names = [name for name in CHECKPOINTS if name in row["checkpoints"]]
+        with_attention = row["losses"]["attention_loss"]
+        ax.plot([list(CHECKPOINTS).index(n) for n in names], [row["checkpoints"][n]["mean"] for n in names],
+                marker="o", linestyle="-" if with_attention else "--",
+                label=f"{row['variant']}, seed {row['seed']}" + ("" if with_attention else " (no attention loss)"))
+    ax.set_xticks(range(len(CHECKPOINTS)), [label for label, _, _ in CHECKPOINTS.values()], fontsize=8)
+    ax.set_ylabel("attention distance (MSE of scores)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 
