@@ -92,7 +92,7 @@ def test_bad_head_is_named(explorer):
 def test_distance_by_run_figure_dashes_the_runs_without_the_attention_loss():
     def row(variant, attention, means, names=("before_gd", "after_gd", "after_td1", "after_td2")):
         return {"variant": variant, "seed": 42, "losses": {"attention_loss": attention},
-                "checkpoints": {n: {"mean": v} for n, v in zip(names, means, strict=True)}}
+                "checkpoints": {n: {"mean": v, "correlation": v / 10} for n, v in zip(names, means, strict=True)}}
 
     fig = te.distance_by_run_figure([row("full", True, [4.4, 2.2, 0.5, 0.7]), row("no_attention_loss", False, [4.4, 6.8, 8.5, 9.0]),
                                      row("no_gd", True, [4.4, 0.6, 0.8], names=("before_gd", "after_td1", "after_td2"))])
@@ -100,4 +100,8 @@ def test_distance_by_run_figure_dashes_the_runs_without_the_attention_loss():
     assert [line.get_linestyle() for line in lines] == ["-", "--", "-"]
     assert list(lines[1].get_ydata()) == [4.4, 6.8, 8.5, 9.0]
     assert list(lines[2].get_xdata()) == [0, 2, 3]  # a run without general distillation skips that checkpoint
-    assert "no attention loss" in lines[1].get_label()
+    assert "no Eq. 7" in lines[1].get_label()
+    correlations = fig.axes[1].get_lines()
+    assert [line.get_linestyle() for line in correlations] == ["-", "--", "-"]
+    assert list(correlations[0].get_ydata()) == pytest.approx([0.44, 0.22, 0.05, 0.07])
+    assert [line.get_color() for line in correlations] == [line.get_color() for line in lines]

@@ -140,26 +140,30 @@ def mse_figure(mse: dict, labels: dict[str, str] | None = None):
 
 
 def distance_by_run_figure(rows: list[dict]):
-    """The attention distance (mean over layers and heads) at each checkpoint, one line per run: solid where
-    the run trained with the attention loss (Eq. 7), dashed where it did not.
+    """The attention distance (left) and the correlation with the teacher's pattern (right), each the mean over
+    layers and heads, at each checkpoint, one line per run: solid where the run trained with the attention
+    loss (Eq. 7), dashed where it did not.
 
     rows: `benchmarks/results/attention_transfer.json`'s rows ({"variant", "seed", "losses", "checkpoints":
-    {name: {"mean"}}}, `benchmarks.attention_transfer`)."""
+    {name: {"mean", "correlation"}}}, `benchmarks.attention_transfer`)."""
     from ..snapshots import CHECKPOINTS
 
-    fig, axes = _figure(1, 1, (6.4, 3.6))
-    ax = axes[0, 0]
+    fig, axes = _figure(1, 2, (10.5, 3.6))
     for row in rows:
         names = [name for name in CHECKPOINTS if name in row["checkpoints"]]
         with_attention = row["losses"]["attention_loss"]
-        ax.plot([list(CHECKPOINTS).index(n) for n in names], [row["checkpoints"][n]["mean"] for n in names],
-                marker="o", linestyle="-" if with_attention else "--",
-                label=f"{row['variant']}, seed {row['seed']}" + ("" if with_attention else " (no attention loss)"))
-    ax.set_xticks(range(len(CHECKPOINTS)), [label for label, _, _ in CHECKPOINTS.values()], fontsize=8)
-    ax.set_ylabel("attention distance (MSE of scores)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        style = {"marker": "o", "linestyle": "-" if with_attention else "--",
+                 "label": f"{row['variant']}, seed {row['seed']}" + ("" if with_attention else " (no Eq. 7)")}
+        x = [list(CHECKPOINTS).index(n) for n in names]
+        line = axes[0, 0].plot(x, [row["checkpoints"][n]["mean"] for n in names], **style)[0]
+        axes[0, 1].plot(x, [row["checkpoints"][n]["correlation"] for n in names], color=line.get_color(), **style)
+    for ax, label in zip(axes[0], ("distance: MSE of scores", "correlation with the teacher's pattern"), strict=True):
+        ax.set_xticks(range(len(CHECKPOINTS)), [label for label, _, _ in CHECKPOINTS.values()], fontsize=8)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylim(bottom=0)
+    axes[0, 1].set_ylim(-0.2, 1)
+    axes[0, 1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 
