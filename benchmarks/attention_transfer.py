@@ -29,6 +29,19 @@ __all__ = ["measure_run"]
 LOSSES = ("embedding_loss", "attention_loss", "hidden_loss")
 
 
+def variant_of(config: dict, run_dir: Path) -> str:
+    """The ablation (`config.ABLATIONS`, "full" included) whose switches the run's config holds, else the
+    run folder's name."""
+    from tinybert_ref.config import ABLATIONS, RunConfig
+
+    defaults = RunConfig().to_dict()
+    switches = sorted({key for changes in ABLATIONS.values() for key in changes})
+    for name, changes in ABLATIONS.items():
+        if all(config.get(key) == changes.get(key, defaults[key]) for key in switches):
+            return name
+    return run_dir.name
+
+
 def measure_run(run_dir, sentences: list[str], store=None) -> dict:
     """One row: per student layer, the attention distance and correlation of each checkpoint of `run_dir`."""
     from tinybert_ref.io import read_json
@@ -46,9 +59,7 @@ def measure_run(run_dir, sentences: list[str], store=None) -> dict:
         checkpoints[name] = {"per_layer": per_layer, "mean": round(sum(per_layer) / len(per_layer), 4),
                              "correlation_per_layer": correlation_per_layer,
                              "correlation": round(sum(correlation_per_layer) / len(correlation_per_layer), 4)}
-    # an ablation's seed folder is OUT/<variant>/seed-S; any other run is named by its folder
-    variant = run_dir.parent.name if run_dir.name.startswith("seed-") else run_dir.name
-    return {"run": str(run_dir), "variant": variant, "seed": config["seed"], "mapping": attention.mapping,
+    return {"run": str(run_dir), "variant": variant_of(config, run_dir), "seed": config["seed"], "mapping": attention.mapping,
             "losses": {loss: config[loss] for loss in LOSSES}, "test_metric": metrics.get("student", {}).get("test_metric"),
             "checkpoints": checkpoints}
 

@@ -222,11 +222,15 @@ def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run,
     result = json.loads(out.read_text())
     assert result["split"] == "dev" and result["n"] == 200 and "benchmarks.attention_transfer" in result["command"]
     (row,) = result["rows"]
-    assert row["variant"] == "fake" and row["losses"] == {"embedding_loss": True, "attention_loss": True, "hidden_loss": True}
+    assert row["variant"] == "full" and row["losses"] == {"embedding_loss": True, "attention_loss": True, "hidden_loss": True}
     assert list(row["checkpoints"]) == ["before_gd", "after_gd", "after_td1", "after_td2"]
     before = row["checkpoints"]["before_gd"]
     assert len(before["per_layer"]) == 4 and before["mean"] == pytest.approx(sum(before["per_layer"]) / 4, abs=1e-4)
     assert all(-1 <= c <= 1 for c in before["correlation_per_layer"]) and len(before["correlation_per_layer"]) == 4
+    assert attention_transfer.variant_of({**RunConfig().to_dict(), "attention_loss": False}, fake_run) == "no_attention_loss"
+    assert attention_transfer.variant_of({**RunConfig().to_dict(), "mapping": "top"}, fake_run) == "mapping_top"
+    assert attention_transfer.variant_of({**RunConfig().to_dict(), "attention_loss": False, "hidden_loss": False},
+                                         fake_run) == "fake"  # no ablation of its own: the folder's name
     with pytest.raises(SystemExit):  # a folder that is not a finished run: one line naming it
         attention_transfer.main([str(tmp_path)])
     assert "no metrics.json in" in capsys.readouterr().err
