@@ -14,8 +14,9 @@
                   from an empty store, with notebook 08's attention distance (target: <= 5 min, <= half the random
                   student's distance after task-distillation step 1)
     attention_transfer  (on its own: `python -m benchmarks.attention_transfer RUN ...`) notebook 08's attention
-                  distance on the 200 dev headlines at every checkpoint of finished runs, per student layer: does
-                  an ablation without the attention loss (Eq. 7) copy the teacher's attention anyway?
+                  distance and the pattern correlation on the 200 dev headlines at every checkpoint of finished
+                  runs, per student layer: does an ablation without the attention loss (Eq. 7) copy the teacher's
+                  attention anyway?
 
 Each module's `run(out_dir, tiny=False)` returns its result and writes `out_dir/<name>.json` with the
 machine description (`machine.describe`); `tables.write_readme` renders every JSON file there into
