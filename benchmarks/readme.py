@@ -208,7 +208,7 @@ def _ablation(folder: Path) -> str:
     if ablation.get("one_seed"):  # loss and mapping rows, one seed each (the issue allows it), labelled
         text += f"\n\n{ablation['one_seed']['label']}\n\n" + one_seed_table(ablation["one_seed"])
     previous = ablation.get("previous_recipe")
-    if previous:  # rows not yet re-run under the current recipe, kept and labelled
+    if previous:  # the previous recipe's rows, kept beside the re-made ones and labelled
         rows = [(f"`{r['variant']}`", _acc(r["test"]), _acc(r["dev"]), _pct(r["retention"]),
                  _points(r["vs_full"])) for r in previous["rows"]]
         text += (f"\n\n{previous['label']}\n\n"
