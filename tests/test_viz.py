@@ -140,6 +140,15 @@ def test_results_bar_draws_the_spread_over_seeds():
     assert widths == pytest.approx([0.006, 0.015])
 
 
+def test_results_bar_draws_chance_and_reference_lines():
+    rows = [{"name": "full", "metric": 0.85}, {"name": "no_td", "metric": 0.77}]
+    ax = viz.results_bar(rows, reference=0.85, chance=0.2).axes[0]
+    vertical = {(line.get_linestyle(), line.get_xdata()[0]) for line in ax.get_lines()}
+    assert vertical == {("--", 0.85), ("-.", 0.2)}
+    assert "chance" in [text.get_text().strip() for text in ax.texts]
+    assert not viz.results_bar(rows).axes[0].get_lines()  # neither line unless asked for
+
+
 def test_save_gif_from_figures_and_pngs(tmp_path):
     frames = [viz.attention_heatmap(_scores(seed=i)[0], TOKENS, title=f"step {i}") for i in range(3)]
     frames[2].savefig(tmp_path / "frame.png", dpi=40)  # a PNG of another size: resized to fit

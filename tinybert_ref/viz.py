@@ -310,12 +310,14 @@ def mapping_diagram(mapping: Sequence[int], teacher_layers: int, title: str | No
 
 
 def results_bar(rows, name_key: str = "name", value_key: str = "metric", title: str | None = None,
-                reference: float | None = None, error_key: str | None = None):
+                reference: float | None = None, error_key: str | None = None, chance: float | None = None):
     """Horizontal bars of a results table (notebook 09): one bar per row, its value written beside it.
 
     rows: dicts with `name_key` and `value_key`, or (name, value) pairs; rows whose value is None are
     skipped. reference: a value drawn as a dashed line (e.g. the teacher's score). error_key: a key of
-    the dicts holding a spread (e.g. the sd over seeds), drawn as an error bar. 1 axes.
+    the dicts holding a spread (e.g. the sd over seeds), drawn as an error bar. chance: the score of
+    guessing (e.g. one class in five), drawn as a dash-dot line, so a bar near it reads as "learned
+    nothing". 1 axes.
     """
     errors = {str(r[name_key]): r.get(error_key) or 0.0 for r in rows if isinstance(r, Mapping)} if error_key else {}
     pairs = [(r[name_key], r[value_key]) if isinstance(r, Mapping) else tuple(r) for r in rows]
@@ -334,6 +336,9 @@ def results_bar(rows, name_key: str = "name", value_key: str = "metric", title: 
     ax.set_xlim(min(0.0, min(values)), top * 1.15 if top > 0 else 1.0)
     if reference is not None:
         ax.axvline(reference, linestyle="--", color="grey", linewidth=1)
+    if chance is not None:
+        ax.axvline(chance, linestyle="-.", color="#c44e52", linewidth=1)
+        ax.text(chance, -0.6, " chance", color="#c44e52", fontsize=8, va="bottom")
     ax.set_xlabel(value_key)
     if title:
         ax.set_title(title, fontsize=9)
