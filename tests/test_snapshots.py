@@ -47,10 +47,11 @@ def make_fake_run(root, teacher_dir, tokenizer, with_gd: bool = True):
     loaded = load_teacher(str(teacher_dir), config_only=True)
     if with_gd:
         stage("general_distillation", build_student("small", loaded, seed=1),
-              [{"step": s, "total": 9.0, **{f"attention/{m}": 5.0 - s for m in range(1, 5)}, "hidden/1": 1.0}
-               for s in (1, 2, 3)])
+              [{"step": s, "total": 9.0, **{f"attention/{m}": 5.0 - s for m in range(1, 5)}, "attention": 4 * (5.0 - s),
+                "hidden/1": 1.0, "hidden": 1.0, "embedding": 0.5} for s in (1, 2, 3)])
     stage("task_distillation_1", build_student("small", loaded, num_labels=5, seed=2),
-          [{"step": s, "total": 3.0, **{f"attention/{m}": 3.0 - s / 10 for m in range(1, 5)}} for s in (1, 2)])
+          [{"step": s, "total": 3.0, **{f"attention/{m}": 3.0 - s / 10 for m in range(1, 5)}, "attention": 4 * (3.0 - s / 10)}
+           for s in (1, 2)])
     stage("task_distillation_2", build_student("small", loaded, num_labels=5, seed=3), [{"step": 1, "total": 1.6}])
     run = root / "fake"
     run.mkdir()
@@ -183,6 +184,15 @@ def test_attention_loss_history(fake_run):
     assert rows[3]["attention/1"] == pytest.approx(2.9)
 
 
+def test_final_losses_average_each_trained_term_over_the_last_batches(fake_run, tmp_path, teacher_tokenizer):
+    result = snapshots.final_losses(fake_run, last=2)
+    assert result["general_distillation"] == {"embedding": 0.5, "attention": pytest.approx(10.0), "hidden": 1.0, "batches": 2}
+    assert result["task_distillation_1"] == {"attention": pytest.approx(11.4), "batches": 2}  # a term left out is absent
+    assert snapshots.final_losses(fake_run)["general_distillation"]["attention"] == pytest.approx(12.0)  # fewer than 100
+    run = make_fake_run(tmp_path, tmp_path / "teacher", teacher_tokenizer, with_gd=False)
+    assert list(snapshots.final_losses(run)) == ["task_distillation_1"]  # a skipped stage is absent
+
+
 def test_run_attention_is_snapshot_attention_of_the_runs_checkpoints(loaded, teacher_tokenizer, fake_run):
     expected = snapshots.snapshot_attention(loaded, teacher_tokenizer, SENTENCES, snapshots.run_mapping(fake_run))
     result = snapshots.run_attention(fake_run, SENTENCES)
@@ -227,6 +237,7 @@ def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run,
     before = row["checkpoints"]["before_gd"]
     assert len(before["per_layer"]) == 4 and before["mean"] == pytest.approx(sum(before["per_layer"]) / 4, abs=1e-4)
     assert all(-1 <= c <= 1 for c in before["correlation_per_layer"]) and len(before["correlation_per_layer"]) == 4
+    assert row["final_losses"] == snapshots.final_losses(fake_run)
     assert attention_transfer.variant_of({**RunConfig().to_dict(), "attention_loss": False}, fake_run) == "no_attention_loss"
     assert attention_transfer.variant_of({**RunConfig().to_dict(), "mapping": "top"}, fake_run) == "mapping_top"
     assert attention_transfer.variant_of({**RunConfig().to_dict(), "attention_loss": False, "hidden_loss": False},

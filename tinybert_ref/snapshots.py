@@ -27,7 +27,7 @@ from torch import nn
 from .internals import forward_with_internals
 
 __all__ = ["CHECKPOINTS", "Snapshot", "AttentionSnapshots", "stage_store", "find_store", "run_mapping", "load_snapshots",
-           "snapshot_attention", "per_head_mse", "per_head_correlation", "transfer_mse", "run_attention", "attention_loss_history"]
+           "snapshot_attention", "per_head_mse", "per_head_correlation", "transfer_mse", "run_attention", "final_losses", "attention_loss_history"]
 
 log = logging.getLogger(__name__)
 
@@ -276,10 +276,9 @@ def attention_loss_history(run_dir, store=None) -> tuple[list[dict], dict[str, i
     metrics, store = _metrics(run_dir), find_store(run_dir, store)
     rows, offset, boundaries = [], 0, {"before_gd": 0}
     for checkpoint, stage in (("after_gd", "general_distillation"), ("after_td1", "task_distillation_1")):
-        name = (metrics.get("stage_dirs") or {}).get(stage)
-        if name is None:
+        history = _stage_history(metrics, store, stage)
+        if history is None:
             continue
-        history = json.loads((store / name / "history.json").read_text())
         for row in history:
             kept = {k: v for k, v in row.items() if k.startswith("attention/")}
             rows.append({"step": offset + row["step"], "stage": stage, **kept})
@@ -287,3 +286,28 @@ def attention_loss_history(run_dir, store=None) -> tuple[list[dict], dict[str, i
         boundaries[checkpoint] = offset
     boundaries["after_td2"] = offset
     return rows, boundaries
+
+
+def _stage_history(metrics: dict, store: Path, stage: str) -> list[dict] | None:
+    """history.json of one stage of a run (a row per optimiser step), None where the run skipped the stage."""
+    name = (metrics.get("stage_dirs") or {}).get(stage)
+    return None if name is None else json.loads((store / name / "history.json").read_text())
+
+
+def final_losses(run_dir, store=None, last: int = 100) -> dict[str, dict]:
+    """How closely the student met each intermediate-layer target by the end of general distillation and of
+    task distillation step 1: each loss term of the run's history (Eq. 9 "embedding", Eq. 7 "attention",
+    Eq. 8 "hidden", each summed over layers as trained), the mean over the stage's last `last` training
+    batches (one batch is noisy). Returns {stage: {term: mean, "batches": n}}; a term the run left out of its
+    loss, or a stage it skipped, is absent."""
+    metrics, store = _metrics(run_dir), find_store(run_dir, store)
+    result = {}
+    for stage in ("general_distillation", "task_distillation_1"):
+        history = _stage_history(metrics, store, stage)
+        if not history:
+            continue
+        tail = history[-last:]
+        result[stage] = {term: round(sum(row[term] for row in tail) / len(tail), 4)
+                         for term in ("embedding", "attention", "hidden") if all(term in row for row in tail)}
+        result[stage]["batches"] = len(tail)
+    return result
