@@ -12,10 +12,13 @@ correlation of the row-centred scores (`snapshots.per_head_correlation`: the pat
 ablation that drops the attention loss shows whether the other losses carry the teacher's attention over anyway.
 Beside them, `final_losses`: each loss term the run trained with (embedding, attention, hidden), the mean over the
 last 100 training batches of general distillation and of step 1 (`snapshots.final_losses`): how closely the
-student met the targets it was given, e.g. the hidden states with and without the attention loss.
+student met the targets it was given, e.g. the hidden states with and without the attention loss; and
+`held_out_losses`, the same terms on the dev headlines with each stage's trained projection
+(`snapshots.held_out_losses`), so the comparison does not rest on training batches alone.
 Writes `benchmarks/results/attention_transfer.json`: {"command", "split", "n", "rows": [{"run", "variant",
 "seed", "mapping", "losses", "test_metric", "checkpoints": {name: {"per_layer", "mean",
-"correlation_per_layer", "correlation"}}, "final_losses": {stage: {term: mean, "batches": n}}}]}.
+"correlation_per_layer", "correlation"}}, "final_losses": {stage: {term: mean, "batches": n}},
+"held_out_losses": {stage: {term: loss}}}]}.
 """
 
 from __future__ import annotations
@@ -48,7 +51,13 @@ def variant_of(config: dict, run_dir: Path) -> str:
 def measure_run(run_dir, sentences: list[str], store=None) -> dict:
     """One row: per student layer, the attention distance and correlation of each checkpoint of `run_dir`."""
     from tinybert_ref.io import read_json
-    from tinybert_ref.snapshots import final_losses, per_head_correlation, run_attention, transfer_mse
+    from tinybert_ref.snapshots import (
+        final_losses,
+        held_out_losses,
+        per_head_correlation,
+        run_attention,
+        transfer_mse,
+    )
 
     run_dir = Path(run_dir)
     metrics = read_json(run_dir / "metrics.json")
@@ -64,7 +73,8 @@ def measure_run(run_dir, sentences: list[str], store=None) -> dict:
                              "correlation": round(sum(correlation_per_layer) / len(correlation_per_layer), 4)}
     return {"run": str(run_dir), "variant": variant_of(config, run_dir), "seed": config["seed"], "mapping": attention.mapping,
             "losses": {loss: config[loss] for loss in LOSSES}, "test_metric": metrics.get("student", {}).get("test_metric"),
-            "checkpoints": checkpoints, "final_losses": final_losses(run_dir, store)}
+            "checkpoints": checkpoints, "final_losses": final_losses(run_dir, store),
+            "held_out_losses": held_out_losses(run_dir, sentences, store)}
 
 
 def main(argv=None) -> int:

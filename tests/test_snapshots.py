@@ -14,6 +14,8 @@ import torch
 from tinybert_ref import snapshots
 from tinybert_ref.config import RunConfig
 from tinybert_ref.internals import forward_with_internals
+from tinybert_ref.mapping import layer_mapping
+from tinybert_ref.objective import TransformerDistillationLoss
 
 SENTENCES = ["Stocks fall as oil price climbs", "Chelsea beat Arsenal"]
 
@@ -40,6 +42,11 @@ def make_fake_run(root, teacher_dir, tokenizer, with_gd: bool = True):
         model.save_pretrained(folder / "model")
         if history is not None:
             (folder / "history.json").write_text(json.dumps(history))
+        if name in ("general_distillation", "task_distillation_1"):  # the projection W the stage trained
+            torch.manual_seed(len(name))
+            projection = TransformerDistillationLoss(model.config.hidden_size, 48, layer_mapping(4, 6))
+            torch.nn.init.normal_(projection.projection.weight)  # not the init a freshly built loss starts from
+            torch.save(projection.state_dict(), folder / "projection.pt")
         stage_dirs[name] = folder.name
 
     teacher_classifier = BertForSequenceClassification(BertConfig(**{**teacher_config.to_dict(), "num_labels": 5}))
@@ -193,6 +200,22 @@ def test_final_losses_average_each_trained_term_over_the_last_batches(fake_run, 
     assert list(snapshots.final_losses(run)) == ["task_distillation_1"]  # a skipped stage is absent
 
 
+def test_held_out_losses_are_the_stages_own_loss_on_the_sentences(fake_run, loaded, teacher_tokenizer):
+    stages = json.loads((fake_run / "metrics.json").read_text())["stage_dirs"]
+    trained = TransformerDistillationLoss(loaded[2].student.config.hidden_size, loaded[2].teacher.config.hidden_size,
+                                          snapshots.run_mapping(fake_run))
+    trained.load_state_dict(torch.load(snapshots.find_store(fake_run) / stages["task_distillation_1"] / "projection.pt"))
+    encoded = teacher_tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    inputs = {k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+    with torch.no_grad():
+        expected = trained(forward_with_internals(loaded[2].student, **inputs),
+                           forward_with_internals(loaded[2].teacher, **inputs), inputs["attention_mask"])
+    result = snapshots.held_out_losses(fake_run, SENTENCES)
+    assert set(result) == {"general_distillation", "task_distillation_1"}
+    assert result["task_distillation_1"] == {term: pytest.approx(float(expected[term]), abs=1e-4)
+                                             for term in ("embedding", "attention", "hidden")}
+
+
 def test_run_attention_is_snapshot_attention_of_the_runs_checkpoints(loaded, teacher_tokenizer, fake_run):
     expected = snapshots.snapshot_attention(loaded, teacher_tokenizer, SENTENCES, snapshots.run_mapping(fake_run))
     result = snapshots.run_attention(fake_run, SENTENCES)
@@ -238,6 +261,7 @@ def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run,
     assert len(before["per_layer"]) == 4 and before["mean"] == pytest.approx(sum(before["per_layer"]) / 4, abs=1e-4)
     assert all(-1 <= c <= 1 for c in before["correlation_per_layer"]) and len(before["correlation_per_layer"]) == 4
     assert row["final_losses"] == snapshots.final_losses(fake_run)
+    assert set(row["held_out_losses"]) == {"general_distillation", "task_distillation_1"}
     assert attention_transfer.variant_of({**RunConfig().to_dict(), "attention_loss": False}, fake_run) == "no_attention_loss"
     assert attention_transfer.variant_of({**RunConfig().to_dict(), "mapping": "top"}, fake_run) == "mapping_top"
     assert attention_transfer.variant_of({**RunConfig().to_dict(), "attention_loss": False, "hidden_loss": False},

@@ -27,7 +27,8 @@ from torch import nn
 from .internals import forward_with_internals
 
 __all__ = ["CHECKPOINTS", "Snapshot", "AttentionSnapshots", "stage_store", "find_store", "run_mapping", "load_snapshots",
-           "snapshot_attention", "per_head_mse", "per_head_correlation", "transfer_mse", "run_attention", "final_losses", "attention_loss_history"]
+           "snapshot_attention", "per_head_mse", "per_head_correlation", "transfer_mse", "run_attention", "final_losses",
+           "held_out_losses", "attention_loss_history"]
 
 log = logging.getLogger(__name__)
 
@@ -310,4 +311,31 @@ def final_losses(run_dir, store=None, last: int = 100) -> dict[str, dict]:
         result[stage] = {term: round(sum(row[term] for row in tail) / len(tail), 4)
                          for term in ("embedding", "attention", "hidden") if all(term in row for row in tail)}
         result[stage]["batches"] = len(tail)
+    return result
+
+
+def held_out_losses(run_dir, sentences, store=None, max_length: int = 64) -> dict[str, dict]:
+    """`final_losses` measured on `sentences` instead of training batches: each loss term the run trained with
+    (Eq. 9 "embedding", Eq. 7 "attention", Eq. 8 "hidden", summed over layers), for the student after general
+    distillation and after step 1 against the teacher it learned from, with the projection W that stage
+    trained (`projection.pt`) and the run's mapping; the sentences as one padded batch. Returns {stage: {term}}."""
+    from .models import load_teacher
+    from .objective import TransformerDistillationLoss
+
+    metrics, store = _metrics(run_dir), find_store(run_dir, store)
+    config = _config(metrics)
+    _, tokenizer = load_teacher(config.teacher, tokenizer_only=True)
+    encoded = tokenizer(list(sentences), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    inputs = {k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded}
+    result = {}
+    for snapshot in load_snapshots(run_dir, store, checkpoints=("after_gd", "after_td1")):
+        stage = CHECKPOINTS[snapshot.name][1]
+        loss = TransformerDistillationLoss(snapshot.student.config.hidden_size, snapshot.teacher.config.hidden_size,
+                                           run_mapping(run_dir), use_embedding=config.embedding_loss,
+                                           use_attention=config.attention_loss, use_hidden=config.hidden_loss)
+        loss.load_state_dict(torch.load(store / metrics["stage_dirs"][stage] / "projection.pt", weights_only=True))
+        with torch.no_grad():
+            parts = loss(forward_with_internals(snapshot.student, **inputs),
+                         forward_with_internals(snapshot.teacher, **inputs), inputs["attention_mask"])
+        result[stage] = {term: round(float(parts[term]), 4) for term in ("embedding", "attention", "hidden") if term in parts}
     return result
