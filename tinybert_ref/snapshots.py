@@ -175,14 +175,19 @@ class AttentionSnapshots:
         return scores[index, :, :length, :length]
 
 
-def snapshot_attention(snapshots: list[Snapshot], tokenizer, sentences, mapping, max_length: int = 64) -> AttentionSnapshots:
-    """Run every snapshot's student and teacher on `sentences` (a str or a list; padded as one batch)."""
+def _encode(tokenizer, sentences, max_length: int) -> dict[str, torch.Tensor]:
+    """`sentences` (a str or a list) as one padded batch: the model inputs a forward takes."""
     sentences = [sentences] if isinstance(sentences, str) else list(sentences)
     encoded = tokenizer(sentences, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    mask = encoded["attention_mask"]
-    tokens = [tokenizer.convert_ids_to_tokens(ids[: int(n)]) for ids, n in zip(encoded["input_ids"].tolist(), mask.sum(-1), strict=True)]
+    return {k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded}
+
+
+def snapshot_attention(snapshots: list[Snapshot], tokenizer, sentences, mapping, max_length: int = 64) -> AttentionSnapshots:
+    """Run every snapshot's student and teacher on `sentences` (a str or a list; padded as one batch)."""
+    inputs = _encode(tokenizer, sentences, max_length)
+    mask = inputs["attention_mask"]
+    tokens = [tokenizer.convert_ids_to_tokens(ids[: int(n)]) for ids, n in zip(inputs["input_ids"].tolist(), mask.sum(-1), strict=True)]
     result = AttentionSnapshots(tokens, mask, list(mapping))
-    inputs = {k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded}
     cache: dict[int, list[torch.Tensor]] = {}  # teachers shared by several snapshots run once
     with torch.no_grad():
         for snapshot in snapshots:
@@ -325,13 +330,11 @@ def held_out_losses(run_dir, sentences, store=None, max_length: int = 64) -> dic
     metrics, store = _metrics(run_dir), find_store(run_dir, store)
     config = _config(metrics)
     _, tokenizer = load_teacher(config.teacher, tokenizer_only=True)
-    encoded = tokenizer(list(sentences), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    inputs = {k: encoded[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded}
-    result = {}
+    inputs, mapping, result = _encode(tokenizer, sentences, max_length), run_mapping(run_dir), {}
     for snapshot in load_snapshots(run_dir, store, checkpoints=("after_gd", "after_td1")):
         stage = CHECKPOINTS[snapshot.name][1]
         loss = TransformerDistillationLoss(snapshot.student.config.hidden_size, snapshot.teacher.config.hidden_size,
-                                           run_mapping(run_dir), use_embedding=config.embedding_loss,
+                                           mapping, use_embedding=config.embedding_loss,
                                            use_attention=config.attention_loss, use_hidden=config.hidden_loss)
         loss.load_state_dict(torch.load(store / metrics["stage_dirs"][stage] / "projection.pt", weights_only=True))
         with torch.no_grad():
