@@ -13,6 +13,8 @@ The README never carries a hand-typed figure. Each block sits between `<!-- begi
     sweep      sweep.json (`tinybert-ref sweep`): learning rates chosen on dev, beside the profile's defaults
     attention  attention_transfer.json (`python -m benchmarks.attention_transfer`): the student's distance to
                the teacher's attention at each checkpoint, with and without the attention loss
+    general    general_distillation.json (`python -m benchmarks.general_distillation`): a linear probe of each
+               checkpoint and step 1's loss, with and without general distillation
 
 `python -m benchmarks.readme` rewrites the blocks in README.md; `python -m benchmarks.readme --check`
 exits 1 when a block is stale (tests/test_readme.py runs the same check, so the README cannot drift
@@ -33,7 +35,7 @@ from .tables import _x, deploy_section, table
 __all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks", "seeds_table", "one_seed_table"]
 
 README = ROOT / "README.md"
-BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep", "attention")
+BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep", "attention", "general")
 _STAGE_ORDER = ("teacher", "general_distillation", "mlm", "augmentation", "task_distillation_1",
                 "task_distillation_2", "finetune")
 
@@ -385,8 +387,34 @@ def _attention(folder: Path) -> str:
                      "after TD step 1", "after TD step 2", "test acc."], cells))
 
 
+def _general(folder: Path) -> str:
+    result = _load(folder, "general_distillation.json")
+    if not result:
+        return ("Not measured yet: run `python -m benchmarks.general_distillation RUN ...` on finished runs (for "
+                "example `runs/laptop` and a seed folder of `tinybert-ref ablate --set no_gd`).")
+
+    def probe(scores):
+        return "—" if scores is None else f"{scores['dev']:.3f} / {scores['test']:.3f}"
+
+    def loss(curve, at):
+        return "—" if not curve else f"{curve[at]['total']:.3f}"
+
+    checkpoints = ("before_gd", "after_gd", "after_td1", "after_td2")
+    cells = [(f"`{r['variant']}`", r["seed"], *(probe(r["probe"].get(c)) for c in checkpoints),
+              loss(r["step1_loss"], 0), loss(r["step1_loss"], -1), _acc(r["test_metric"])) for r in result["rows"]]
+    teachers = ", ".join(f"{kind} {probe(scores)}" for kind, scores in result["teachers"].items())
+    window = result["window"]
+    return (f"`{result['command']}`. Linear probe (`tinybert_ref.probe`): each checkpoint frozen, its mean-pooled "
+            f"last hidden states as features, a logistic regression fitted on the {result['n_train']:,} train "
+            f"headlines; accuracy on dev / test. The teachers, probed the same way: {teachers}. Step 1 loss: the "
+            f"total intermediate-layer loss (Eq. 11's layer terms) averaged over step 1's first and last {window} "
+            "batches; runs of one seed read the same batches in the same order.\n\n"
+            + table(["variant", "seed", "random init", "after GD", "after TD step 1", "after TD step 2",
+                     f"step 1 loss, first {window}", f"step 1 loss, last {window}", "test acc."], cells))
+
+
 _RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs,
-           "deploy": _deploy, "sweep": _sweep, "attention": _attention}
+           "deploy": _deploy, "sweep": _sweep, "attention": _attention, "general": _general}
 
 
 def render_blocks(folder: str | Path = RESULTS_DIR) -> dict[str, str]:

@@ -33,6 +33,7 @@ def test_missing_results_say_which_command_makes_them(tmp_path):
     blocks = readme.render_blocks(tmp_path)
     assert "tinybert-ref run" in blocks["results"] and "tinybert-ref ablate" in blocks["ablation"]
     assert "benchmarks.notebooks" in blocks["timetable"]
+    assert "benchmarks.general_distillation" in blocks["general"]
 
 
 def test_a_readme_without_a_block_gets_a_clear_error(tmp_path):
@@ -107,3 +108,25 @@ def test_a_gap_in_points_prints_what_the_headlines_make():
     assert readme._points(0.8516666666666666 - 0.8491666666666666) == "+0.25"
     assert readme._points(0.8216666666666667 - 0.8491666666666666) == "-2.75"
     assert readme._points(None) == "—"
+
+
+def test_the_general_block_shows_each_checkpoints_probe_and_step_1s_loss(tmp_path):
+    def probe(dev, test):
+        return {"dev": dev, "test": test}
+
+    (tmp_path / "general_distillation.json").write_text(json.dumps({
+        "command": "python -m benchmarks.general_distillation runs/a runs/b", "n_train": 1460, "window": 100,
+        "teachers": {"pretrained": probe(0.75, 0.825), "fine-tuned": probe(0.82, 0.875)},
+        "rows": [{"variant": "full", "seed": 42, "test_metric": 0.85,
+                  "probe": {"before_gd": probe(0.45, 0.46), "after_gd": probe(0.47, 0.555), "after_td1": probe(0.855, 0.87),
+                            "after_td2": probe(0.835, 0.86)},
+                  "step1_loss": [{"step": 100, "total": 4.99}, {"step": 200, "total": 1.44}]},
+                 {"variant": "no_gd", "seed": 42, "test_metric": 0.8525,
+                  "probe": {"before_gd": probe(0.45, 0.46), "after_td1": probe(0.84, 0.86), "after_td2": probe(0.815, 0.86)},
+                  "step1_loss": [{"step": 100, "total": 8.24}, {"step": 200, "total": 1.571}]}]}))
+    block = readme.render_blocks(tmp_path)["general"]
+    assert "`python -m benchmarks.general_distillation runs/a runs/b`" in block
+    assert "pretrained 0.750 / 0.825, fine-tuned 0.820 / 0.875" in block and "1,460 train headlines" in block
+    assert ("| `full` | 42 | 0.450 / 0.460 | 0.470 / 0.555 | 0.855 / 0.870 | 0.835 / 0.860 | 4.990 | 1.440 | 0.8500 |"
+            in block)
+    assert "| `no_gd` | 42 | 0.450 / 0.460 | — | 0.840 / 0.860 | 0.815 / 0.860 | 8.240 | 1.571 | 0.8525 |" in block

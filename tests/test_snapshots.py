@@ -269,3 +269,39 @@ def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run,
     with pytest.raises(SystemExit):  # a folder that is not a finished run: one line naming it
         attention_transfer.main([str(tmp_path)])
     assert "no metrics.json in" in capsys.readouterr().err
+
+
+def test_stage_history_and_run_tokenizer(fake_run, teacher_tokenizer):
+    assert [row["step"] for row in snapshots.stage_history(fake_run, "general_distillation")] == [1, 2, 3]
+    assert snapshots.stage_history(fake_run, "augmentation") is None  # a stage the run did not record
+    assert snapshots.run_tokenizer(fake_run).get_vocab() == teacher_tokenizer.get_vocab()
+
+
+def test_loss_curve_means_consecutive_windows():
+    from benchmarks.general_distillation import loss_curve
+
+    history = [{"step": s, "lr": 0.1, "total": float(s), "attention": 2.0 * s} for s in range(1, 6)]
+    assert loss_curve(history, 2) == [{"step": 2, "total": 1.5, "attention": 3.0}, {"step": 4, "total": 3.5, "attention": 7.0},
+                                      {"step": 5, "total": 5.0, "attention": 10.0}]  # a short last window; lr is no loss
+    assert loss_curve(history, 10) == [{"step": 5, "total": 3.0, "attention": 6.0}]
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        loss_curve(history, 0)
+
+
+def test_the_general_distillation_benchmark_probes_every_checkpoint(fake_run, tmp_path, teacher_tokenizer, capsys):
+    from benchmarks import general_distillation
+
+    no_gd = make_fake_run(tmp_path / "runs", tmp_path / "teacher", teacher_tokenizer, with_gd=False)
+    out = tmp_path / "general_distillation.json"
+    assert general_distillation.main([str(fake_run), str(no_gd), "--window", "1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["n_train"] == 1460 and result["window"] == 1 and "benchmarks.general_distillation" in result["command"]
+    assert set(result["teachers"]) == {"pretrained", "fine-tuned"}
+    full, skipped = result["rows"]
+    assert list(full["probe"]) == ["before_gd", "after_gd", "after_td1", "after_td2"]
+    assert list(skipped["probe"]) == ["before_gd", "after_td1", "after_td2"]  # no general distillation, no probe of it
+    assert all(0 <= full["probe"][c][split] <= 1 for c in full["probe"] for split in ("dev", "test"))
+    assert full["step1_loss"] == [{"step": 1, "total": 3.0, "attention": 11.6}, {"step": 2, "total": 3.0, "attention": 11.2}]
+    with pytest.raises(SystemExit):
+        general_distillation.main([str(tmp_path)])
+    assert "no metrics.json in" in capsys.readouterr().err

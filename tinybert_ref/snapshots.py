@@ -28,7 +28,7 @@ from .internals import forward_with_internals
 
 __all__ = ["CHECKPOINTS", "Snapshot", "AttentionSnapshots", "stage_store", "find_store", "run_mapping", "load_snapshots",
            "snapshot_attention", "per_head_mse", "per_head_correlation", "transfer_mse", "run_attention", "final_losses",
-           "held_out_losses", "attention_loss_history"]
+           "held_out_losses", "attention_loss_history", "run_tokenizer", "stage_history"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,13 @@ def _config(metrics: dict):
     raw = dict(metrics["config"])
     raw["profile_overrides"] = tuple((raw.get("profile_overrides") or {}).items())
     return RunConfig(**raw)
+
+
+def run_tokenizer(run_dir):
+    """The tokenizer of a finished run's teacher (the student shares it)."""
+    from .models import load_teacher
+
+    return load_teacher(_config(_metrics(run_dir)).teacher, tokenizer_only=True)[1]
 
 
 def run_mapping(run_dir) -> list[int]:
@@ -268,10 +275,7 @@ def run_attention(run_dir, sentences, store=None) -> AttentionSnapshots:
     """`snapshot_attention` of every checkpoint of a finished run on `sentences` (one padded batch), each
     student with the teacher it is compared with and the run's own mapping; `transfer_mse` of it gives the
     per-head distances."""
-    from .models import load_teacher
-
-    _, tokenizer = load_teacher(_config(_metrics(run_dir)).teacher, tokenizer_only=True)
-    return snapshot_attention(load_snapshots(run_dir, store), tokenizer, sentences, run_mapping(run_dir))
+    return snapshot_attention(load_snapshots(run_dir, store), run_tokenizer(run_dir), sentences, run_mapping(run_dir))
 
 
 def attention_loss_history(run_dir, store=None) -> tuple[list[dict], dict[str, int]]:
@@ -300,6 +304,12 @@ def _stage_history(metrics: dict, store: Path, stage: str) -> list[dict] | None:
     return None if name is None else json.loads((store / name / "history.json").read_text())
 
 
+def stage_history(run_dir, stage: str, store=None) -> list[dict] | None:
+    """The training history of one stage of a finished run ("general_distillation", "task_distillation_1", ...):
+    a row per optimiser step with its loss terms; None where the run skipped the stage."""
+    return _stage_history(_metrics(run_dir), find_store(run_dir, store), stage)
+
+
 def final_losses(run_dir, store=None, last: int = 100) -> dict[str, dict]:
     """How closely the student met each intermediate-layer target by the end of general distillation and of
     task distillation step 1: each loss term of the run's history (Eq. 9 "embedding", Eq. 7 "attention",
@@ -324,13 +334,11 @@ def held_out_losses(run_dir, sentences, store=None, max_length: int = 64) -> dic
     (Eq. 9 "embedding", Eq. 7 "attention", Eq. 8 "hidden", summed over layers), for the student after general
     distillation and after step 1 against the teacher it learned from, with the projection W that stage
     trained (`projection.pt`) and the run's mapping; the sentences as one padded batch. Returns {stage: {term}}."""
-    from .models import load_teacher
     from .objective import TransformerDistillationLoss
 
     metrics, store = _metrics(run_dir), find_store(run_dir, store)
     config = _config(metrics)
-    _, tokenizer = load_teacher(config.teacher, tokenizer_only=True)
-    inputs, mapping, result = _encode(tokenizer, sentences, max_length), run_mapping(run_dir), {}
+    inputs, mapping, result = _encode(run_tokenizer(run_dir), sentences, max_length), run_mapping(run_dir), {}
     for snapshot in load_snapshots(run_dir, store, checkpoints=("after_gd", "after_td1")):
         stage = CHECKPOINTS[snapshot.name][1]
         loss = TransformerDistillationLoss(snapshot.student.config.hidden_size, snapshot.teacher.config.hidden_size,
