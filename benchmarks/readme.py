@@ -394,7 +394,8 @@ def _general(folder: Path) -> str:
                 "example `runs/laptop` and a seed folder of `tinybert-ref ablate --set no_gd`).")
 
     def probe(scores):
-        return "—" if scores is None else f"{scores['dev']:.3f} / {scores['test']:.3f}"
+        # dev has 200 headlines, test 400: each accuracy exact at 3 and 4 decimals
+        return "—" if scores is None else f"{scores['dev']:.3f} / {scores['test']:.4f}"
 
     def loss(curve, at):
         return "—" if not curve else f"{curve[at]['total']:.3f}"

@@ -126,7 +126,7 @@ def test_the_general_block_shows_each_checkpoints_probe_and_step_1s_loss(tmp_pat
                   "step1_loss": [{"step": 100, "total": 8.24}, {"step": 200, "total": 1.571}]}]}))
     block = readme.render_blocks(tmp_path)["general"]
     assert "`python -m benchmarks.general_distillation runs/a runs/b`" in block
-    assert "pretrained 0.750 / 0.825, fine-tuned 0.820 / 0.875" in block and "1,460 train headlines" in block
-    assert ("| `full` | 42 | 0.450 / 0.460 | 0.470 / 0.555 | 0.855 / 0.870 | 0.835 / 0.860 | 4.990 | 1.440 | 0.8500 |"
+    assert "pretrained 0.750 / 0.8250, fine-tuned 0.820 / 0.8750" in block and "1,460 train headlines" in block
+    assert ("| `full` | 42 | 0.450 / 0.4600 | 0.470 / 0.5550 | 0.855 / 0.8700 | 0.835 / 0.8600 | 4.990 | 1.440 | 0.8500 |"
             in block)
-    assert "| `no_gd` | 42 | 0.450 / 0.460 | — | 0.840 / 0.860 | 0.815 / 0.860 | 8.240 | 1.571 | 0.8525 |" in block
+    assert "| `no_gd` | 42 | 0.450 / 0.4600 | — | 0.840 / 0.8600 | 0.815 / 0.8600 | 8.240 | 1.571 | 0.8525 |" in block
