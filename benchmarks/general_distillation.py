@@ -10,7 +10,8 @@ scores about the same after general distillation as at random initialisation;
 (2) it taught something, and task distillation step 1 makes up the difference: then the probe is higher after
 general distillation, and step 1's loss curves of the two runs (mean over windows of `--window` batches; both read
 the same augmented batches in the same order when they share a seed) start apart and meet.
-The pretrained and the fine-tuned teacher are probed too, as the ceiling of a well-trained encoder.
+The pretrained and the fine-tuned teacher are probed too, for scale (not a ceiling: a student after step 1 can
+come near the fine-tuned teacher).
 Writes `benchmarks/results/general_distillation.json`: {"command", "n_train", "window", "teachers": {kind: {split:
 accuracy}}, "rows": [{"run", "variant", "seed", "test_metric", "probe": {checkpoint: {split: accuracy}},
 "step1_loss": [{"step", "total", term...}]}]}.
