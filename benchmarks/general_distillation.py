@@ -46,11 +46,12 @@ def loss_curve(history: list[dict], window: int) -> list[dict]:
 
 
 def _probe(model, tokenizer, task) -> dict[str, float]:
-    from tinybert_ref.probe import probe_accuracy
+    from tinybert_ref.probe import fit_probe, sentence_features
 
     train = task.data["train"]
-    return {split: round(probe_accuracy(model, tokenizer, train["text"], train["label"],
-                                        task.data[split]["text"], task.data[split]["label"]), 4) for split in SPLITS}
+    classifier = fit_probe(model, tokenizer, train["text"], train["label"])  # fitted once, scored on each split
+    return {split: round(float(classifier.score(sentence_features(model, tokenizer, task.data[split]["text"]),
+                                                list(task.data[split]["label"]))), 4) for split in SPLITS}
 
 
 def measure_run(run_dir, task, tokenizer, window: int = 100, store=None) -> dict:

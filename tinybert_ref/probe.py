@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["sentence_features", "probe_accuracy"]
+__all__ = ["sentence_features", "fit_probe", "probe_accuracy"]
 
 
 def sentence_features(model, tokenizer, texts, batch_size: int = 64, max_length: int = 64) -> np.ndarray:
@@ -37,18 +37,22 @@ def sentence_features(model, tokenizer, texts, batch_size: int = 64, max_length:
     return np.concatenate(features) if features else np.zeros((0, encoder.config.hidden_size), dtype=np.float32)
 
 
-def probe_accuracy(model, tokenizer, train_texts, train_labels, eval_texts, eval_labels, seed: int = 0) -> float:
-    """Accuracy on (eval_texts, eval_labels) of a logistic regression fitted on the frozen `model`'s
-    `sentence_features` of (train_texts, train_labels). Features are standardised on the train split, so the
-    probe does not depend on the scale of a checkpoint's hidden states; C = 1 for every checkpoint alike."""
+def fit_probe(model, tokenizer, train_texts, train_labels, seed: int = 0):
+    """A logistic regression fitted on the frozen `model`'s `sentence_features` of (train_texts, train_labels).
+    Features are standardised on the train split, so the probe does not depend on the scale of a checkpoint's
+    hidden states; C = 1 for every checkpoint alike. Score it with `.score(sentence_features(...), labels)`."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    train_labels, eval_labels = np.asarray(list(train_labels)), np.asarray(list(eval_labels))
+    train_labels = np.asarray(list(train_labels))
     if len(set(train_labels.tolist())) < 2:
         raise ValueError("the probe needs at least two classes among the train labels")
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
-    classifier.fit(sentence_features(model, tokenizer, train_texts), train_labels)
-    predictions = classifier.predict(sentence_features(model, tokenizer, eval_texts))
-    return float((predictions == eval_labels).mean())
+    return classifier.fit(sentence_features(model, tokenizer, train_texts), train_labels)
+
+
+def probe_accuracy(model, tokenizer, train_texts, train_labels, eval_texts, eval_labels, seed: int = 0) -> float:
+    """Accuracy on (eval_texts, eval_labels) of `fit_probe` on (train_texts, train_labels)."""
+    classifier = fit_probe(model, tokenizer, train_texts, train_labels, seed)
+    return float(classifier.score(sentence_features(model, tokenizer, eval_texts), np.asarray(list(eval_labels))))
