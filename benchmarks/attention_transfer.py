@@ -23,29 +23,13 @@ Writes `benchmarks/results/attention_transfer.json`: {"command", "split", "n", "
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import sys
 from pathlib import Path
 
-from . import RESULTS_DIR
+from .finished_runs import command_line, parse_runs, runs_parser, variant_of
 
 __all__ = ["measure_run"]
 
 LOSSES = ("embedding_loss", "attention_loss", "hidden_loss")
-
-
-def variant_of(config: dict, run_dir: Path) -> str:
-    """The ablation (`config.ABLATIONS`, "full" included) whose switches the run's config holds, else the
-    run folder's name."""
-    from tinybert_ref.config import ABLATIONS, RunConfig
-
-    defaults = RunConfig().to_dict()
-    switches = sorted({key for changes in ABLATIONS.values() for key in changes})
-    for name, changes in ABLATIONS.items():
-        if all(config.get(key) == changes.get(key, defaults[key]) for key in switches):
-            return name
-    return run_dir.name
 
 
 def measure_run(run_dir, sentences: list[str], store=None) -> dict:
@@ -78,14 +62,8 @@ def measure_run(run_dir, sentences: list[str], store=None) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.attention_transfer", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="finished run folders (each with a metrics.json)")
-    parser.add_argument("--store", type=Path, default=None, help="the stage store (default: the one each run records)")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "attention_transfer.json")
-    args = parser.parse_args(argv)
-    missing = [str(run) for run in args.runs if not (run / "metrics.json").is_file()]
-    if missing:
-        parser.error(f"no metrics.json in {', '.join(missing)}: pass finished run folders (tinybert-ref run or ablate)")
+    parser = runs_parser("attention_transfer", __doc__)
+    args = parse_runs(parser, argv)
     from tinybert_ref.data.bbc import load_bbc_headlines
     from tinybert_ref.io import write_json_atomic
 
@@ -95,8 +73,7 @@ def main(argv=None) -> int:
         rows.append(measure_run(run, sentences, args.store))
         print(rows[-1]["variant"], rows[-1]["seed"],
               {name: c["mean"] for name, c in rows[-1]["checkpoints"].items()}, flush=True)
-    command = "python -m benchmarks.attention_transfer " + " ".join(shlex.quote(str(a)) for a in (argv or sys.argv[1:]))
-    write_json_atomic(args.out, {"command": command, "split": "dev", "n": len(sentences), "rows": rows})
+    write_json_atomic(args.out, {"command": command_line(parser, argv), "split": "dev", "n": len(sentences), "rows": rows})
     print(f"wrote {args.out}")
     return 0
 

@@ -19,13 +19,9 @@ accuracy}}, "rows": [{"run", "variant", "seed", "test_metric", "probe": {checkpo
 
 from __future__ import annotations
 
-import argparse
-import shlex
-import sys
 from pathlib import Path
 
-from . import RESULTS_DIR
-from .attention_transfer import variant_of
+from .finished_runs import command_line, parse_runs, runs_parser, variant_of
 
 __all__ = ["loss_curve", "measure_run"]
 
@@ -54,14 +50,19 @@ def _probe(model, tokenizer, task) -> dict[str, float]:
                                                 list(task.data[split]["label"]))), 4) for split in SPLITS}
 
 
-def measure_run(run_dir, task, tokenizer, window: int = 100, store=None) -> dict:
-    """One row: the probe of every checkpoint of `run_dir` and its step-1 loss curve."""
+def measure_run(run_dir, task, tokenizer, window: int = 100, store=None, teachers: dict | None = None) -> dict:
+    """One row: the probe of every checkpoint of `run_dir` and its step-1 loss curve. A kind of teacher
+    ("pretrained", "fine-tuned") not yet in `teachers` is probed into it, from the snapshots already loaded."""
     from tinybert_ref.io import read_json
     from tinybert_ref.snapshots import load_snapshots, stage_history
 
     run_dir = Path(run_dir)
     metrics = read_json(run_dir / "metrics.json")
-    probe = {s.name: _probe(s.student, tokenizer, task) for s in load_snapshots(run_dir, store)}
+    snapshots = load_snapshots(run_dir, store)
+    probe = {s.name: _probe(s.student, tokenizer, task) for s in snapshots}
+    for s in snapshots if teachers is not None else ():
+        if s.teacher_kind not in teachers:
+            teachers[s.teacher_kind] = _probe(s.teacher, tokenizer, task)
     history = stage_history(run_dir, "task_distillation_1", store)
     return {"run": str(run_dir), "variant": variant_of(metrics["config"], run_dir), "seed": metrics["config"]["seed"],
             "test_metric": metrics.get("student", {}).get("test_metric"), "probe": probe,
@@ -69,31 +70,23 @@ def measure_run(run_dir, task, tokenizer, window: int = 100, store=None) -> dict
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.general_distillation", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="finished run folders (each with a metrics.json)")
-    parser.add_argument("--store", type=Path, default=None, help="the stage store (default: the one each run records)")
+    parser = runs_parser("general_distillation", __doc__)
     parser.add_argument("--window", type=int, default=100, help="steps per point of step 1's loss curve")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "general_distillation.json")
-    args = parser.parse_args(argv)
-    missing = [str(run) for run in args.runs if not (run / "metrics.json").is_file()]
-    if missing:
-        parser.error(f"no metrics.json in {', '.join(missing)}: pass finished run folders (tinybert-ref run or ablate)")
+    args = parse_runs(parser, argv)
     from tinybert_ref.data.bbc import load_bbc_headlines
     from tinybert_ref.io import write_json_atomic
-    from tinybert_ref.snapshots import load_snapshots, run_tokenizer
+    from tinybert_ref.snapshots import run_tokenizer
 
     task, tokenizer = load_bbc_headlines(), run_tokenizer(args.runs[0])
-    # the pretrained teacher (compared with the random init) and the fine-tuned one (with step 2's student)
-    first = load_snapshots(args.runs[0], args.store, checkpoints=("before_gd", "after_td2"))
-    teachers = {s.teacher_kind: _probe(s.teacher, tokenizer, task) for s in first}
-    print("teachers", teachers, flush=True)
-    rows = []
+    # the pretrained teacher (compared with the random init) and the fine-tuned one (with step 2's student),
+    # probed from the first run that holds them
+    teachers, rows = {}, []
     for run in args.runs:
-        rows.append(measure_run(run, task, tokenizer, args.window, args.store))
+        rows.append(measure_run(run, task, tokenizer, args.window, args.store, teachers))
         print(rows[-1]["variant"], rows[-1]["seed"], rows[-1]["probe"], flush=True)
-    command = "python -m benchmarks.general_distillation " + " ".join(shlex.quote(str(a)) for a in (argv or sys.argv[1:]))
-    write_json_atomic(args.out, {"command": command, "n_train": len(task.data["train"]), "window": args.window,
-                                 "teachers": teachers, "rows": rows})
+    print("teachers", teachers, flush=True)
+    write_json_atomic(args.out, {"command": command_line(parser, argv), "n_train": len(task.data["train"]),
+                                 "window": args.window, "teachers": teachers, "rows": rows})
     print(f"wrote {args.out}")
     return 0
 

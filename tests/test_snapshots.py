@@ -249,6 +249,7 @@ def test_per_head_correlation_sees_the_pattern_not_the_scale_or_a_row_shift():
 
 def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run, tmp_path, capsys):
     from benchmarks import attention_transfer
+    from benchmarks.finished_runs import variant_of
 
     out = tmp_path / "attention_transfer.json"
     assert attention_transfer.main([str(fake_run), "--out", str(out)]) == 0
@@ -262,10 +263,12 @@ def test_the_attention_transfer_benchmark_writes_each_runs_checkpoints(fake_run,
     assert all(-1 <= c <= 1 for c in before["correlation_per_layer"]) and len(before["correlation_per_layer"]) == 4
     assert row["final_losses"] == snapshots.final_losses(fake_run)
     assert set(row["held_out_losses"]) == {"general_distillation", "task_distillation_1"}
-    assert attention_transfer.variant_of({**RunConfig().to_dict(), "attention_loss": False}, fake_run) == "no_attention_loss"
-    assert attention_transfer.variant_of({**RunConfig().to_dict(), "mapping": "top"}, fake_run) == "mapping_top"
-    assert attention_transfer.variant_of({**RunConfig().to_dict(), "attention_loss": False, "hidden_loss": False},
-                                         fake_run) == "fake"  # no ablation of its own: the folder's name
+    assert variant_of({**RunConfig().to_dict(), "attention_loss": False}, fake_run) == "no_attention_loss"
+    assert variant_of({**RunConfig().to_dict(), "mapping": "top"}, fake_run) == "mapping_top"
+    assert variant_of({**RunConfig().to_dict(), "profile_overrides": {"gd_steps": 600, "corpus_seq_len": 64}},
+                      fake_run) == "full, gd_steps=600, corpus_seq_len=64"  # a changed recipe is not "full"
+    assert variant_of({**RunConfig().to_dict(), "attention_loss": False, "hidden_loss": False},
+                      fake_run) == "fake"  # no ablation of its own: the folder's name
     with pytest.raises(SystemExit):  # a folder that is not a finished run: one line naming it
         attention_transfer.main([str(tmp_path)])
     assert "no metrics.json in" in capsys.readouterr().err
