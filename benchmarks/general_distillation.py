@@ -14,7 +14,7 @@ The pretrained and the fine-tuned teacher are probed too, for scale (not a ceili
 come near the fine-tuned teacher).
 Writes `benchmarks/results/general_distillation.json`: {"command", "n_train", "window", "teachers": {kind: {split:
 accuracy}}, "rows": [{"run", "variant", "seed", "test_metric", "probe": {checkpoint: {split: accuracy}},
-"step1_loss": [{"step", "total", term...}]}]}.
+"gd_loss" and "step1_loss": [{"step", "total", term...}] (general distillation's and step 1's curves)}]}.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def _probe(model, tokenizer, task) -> dict[str, float]:
 
 
 def measure_run(run_dir, task, tokenizer, window: int = 100, store=None, teachers: dict | None = None) -> dict:
-    """One row: the probe of every checkpoint of `run_dir` and its step-1 loss curve. A kind of teacher
+    """One row: the probe of every checkpoint of `run_dir`, and its loss curves of general distillation (still
+    falling at its end, or flat?) and of step 1. A kind of teacher
     ("pretrained", "fine-tuned") not yet in `teachers` is probed into it, from the snapshots already loaded."""
     from tinybert_ref.io import read_json
     from tinybert_ref.snapshots import load_snapshots, stage_history
@@ -63,10 +64,11 @@ def measure_run(run_dir, task, tokenizer, window: int = 100, store=None, teacher
     for s in snapshots if teachers is not None else ():
         if s.teacher_kind not in teachers:
             teachers[s.teacher_kind] = _probe(s.teacher, tokenizer, task)
-    history = stage_history(run_dir, "task_distillation_1", store)
+    curves = {stage: stage_history(run_dir, stage, store) for stage in ("general_distillation", "task_distillation_1")}
+    curves = {stage: loss_curve(history, window) if history else None for stage, history in curves.items()}
     return {"run": str(run_dir), "variant": variant_of(metrics["config"], run_dir), "seed": metrics["config"]["seed"],
             "test_metric": metrics.get("student", {}).get("test_metric"), "probe": probe,
-            "step1_loss": loss_curve(history, window) if history else None}
+            "gd_loss": curves["general_distillation"], "step1_loss": curves["task_distillation_1"]}
 
 
 def main(argv=None) -> int:

@@ -400,18 +400,23 @@ def _general(folder: Path) -> str:
     def loss(curve, at):
         return "—" if not curve else f"{curve[at]['total']:.3f}"
 
+    def falling(curve):  # general distillation's last two windows: still falling at its end?
+        return "—" if not curve or len(curve) < 2 else f"{curve[-2]['total']:.2f} → {curve[-1]['total']:.2f}"
+
     checkpoints = ("before_gd", "after_gd", "after_td1", "after_td2")
-    cells = [(f"`{r['variant']}`", r["seed"], *(probe(r["probe"].get(c)) for c in checkpoints),
+    cells = [(f"`{r['variant']}`", r["seed"], *(probe(r["probe"].get(c)) for c in checkpoints), falling(r.get("gd_loss")),
               loss(r["step1_loss"], 0), loss(r["step1_loss"], -1), _acc(r["test_metric"])) for r in result["rows"]]
     teachers = ", ".join(f"{kind} {probe(scores)}" for kind, scores in result["teachers"].items())
     window = result["window"]
     return (f"`{result['command']}`. Linear probe (`tinybert_ref.probe`): each checkpoint frozen, its mean-pooled "
             f"last hidden states as features, a logistic regression fitted on the {result['n_train']:,} train "
-            f"headlines; accuracy on dev / test. The teachers, probed the same way: {teachers}. Step 1 loss: the "
+            f"headlines; accuracy on dev / test. The teachers, probed the same way: {teachers}. GD loss: general "
+            f"distillation's total loss over its last {window} batches but one, then its last {window} (on 64-token "
+            "blocks it is not comparable with 128-token ones). Step 1 loss: the "
             f"total intermediate-layer loss (Eq. 11's layer terms) averaged over step 1's first and last {window} "
             "batches; runs of one seed read the same batches in the same order.\n\n"
             + table(["variant", "seed", "random init", "after GD", "after TD step 1", "after TD step 2",
-                     f"step 1 loss, first {window}", f"step 1 loss, last {window}", "test acc."], cells))
+                     "GD loss, end", f"step 1 loss, first {window}", f"step 1 loss, last {window}", "test acc."], cells))
 
 
 _RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs,

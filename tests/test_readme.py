@@ -120,6 +120,7 @@ def test_the_general_block_shows_each_checkpoints_probe_and_step_1s_loss(tmp_pat
         "rows": [{"variant": "full", "seed": 42, "test_metric": 0.85,
                   "probe": {"before_gd": probe(0.45, 0.46), "after_gd": probe(0.47, 0.555), "after_td1": probe(0.855, 0.87),
                             "after_td2": probe(0.835, 0.86)},
+                  "gd_loss": [{"step": 100, "total": 17.0}, {"step": 200, "total": 10.6}, {"step": 300, "total": 9.087}],
                   "step1_loss": [{"step": 100, "total": 4.99}, {"step": 200, "total": 1.44}]},
                  {"variant": "no_gd", "seed": 42, "test_metric": 0.8525,
                   "probe": {"before_gd": probe(0.45, 0.46), "after_td1": probe(0.84, 0.86), "after_td2": probe(0.815, 0.86)},
@@ -127,6 +128,7 @@ def test_the_general_block_shows_each_checkpoints_probe_and_step_1s_loss(tmp_pat
     block = readme.render_blocks(tmp_path)["general"]
     assert "`python -m benchmarks.general_distillation runs/a runs/b`" in block
     assert "pretrained 0.750 / 0.8250, fine-tuned 0.820 / 0.8750" in block and "1,460 train headlines" in block
-    assert ("| `full` | 42 | 0.450 / 0.4600 | 0.470 / 0.5550 | 0.855 / 0.8700 | 0.835 / 0.8600 | 4.990 | 1.440 | 0.8500 |"
+    assert ("| `full` | 42 | 0.450 / 0.4600 | 0.470 / 0.5550 | 0.855 / 0.8700 | 0.835 / 0.8600 | 10.60 → 9.09 | 4.990 | 1.440 "
+            "| 0.8500 |"
             in block)
-    assert "| `no_gd` | 42 | 0.450 / 0.4600 | — | 0.840 / 0.8600 | 0.815 / 0.8600 | 8.240 | 1.571 | 0.8525 |" in block
+    assert "| `no_gd` | 42 | 0.450 / 0.4600 | — | 0.840 / 0.8600 | 0.815 / 0.8600 | — | 8.240 | 1.571 | 0.8525 |" in block

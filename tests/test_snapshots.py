@@ -305,6 +305,7 @@ def test_the_general_distillation_benchmark_probes_every_checkpoint(fake_run, tm
     assert list(skipped["probe"]) == ["before_gd", "after_td1", "after_td2"]  # no general distillation, no probe of it
     assert all(0 <= full["probe"][c][split] <= 1 for c in full["probe"] for split in ("dev", "test"))
     assert full["step1_loss"] == [{"step": 1, "total": 3.0, "attention": 11.6}, {"step": 2, "total": 3.0, "attention": 11.2}]
+    assert [row["step"] for row in full["gd_loss"]] == [1, 2, 3] and skipped["gd_loss"] is None
     with pytest.raises(SystemExit):
         general_distillation.main([str(tmp_path)])
     assert "no metrics.json in" in capsys.readouterr().err
