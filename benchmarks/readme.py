@@ -411,8 +411,8 @@ def _general(folder: Path) -> str:
     return (f"`{result['command']}`. Linear probe (`tinybert_ref.probe`): each checkpoint frozen, its mean-pooled "
             f"last hidden states as features, a logistic regression fitted on the {result['n_train']:,} train "
             f"headlines; accuracy on dev / test. The teachers, probed the same way: {teachers}. GD loss: general "
-            f"distillation's total loss over its last {window} batches but one, then its last {window} (on 64-token "
-            "blocks it is not comparable with 128-token ones). Step 1 loss: the "
+            f"distillation's total loss over the {window} batches before its last {window}, then over its last {window} "
+            "(still falling at its end, or flat? A loss on blocks of another length differs in scale). Step 1 loss: the "
             f"total intermediate-layer loss (Eq. 11's layer terms) averaged over step 1's first and last {window} "
             "batches; runs of one seed read the same batches in the same order.\n\n"
             + table(["variant", "seed", "random init", "after GD", "after TD step 1", "after TD step 2",
