@@ -137,6 +137,8 @@ def _augmentation_section(r: dict) -> str:
             f"Same candidate sets: **{equal}** ({r['words_equal']}/{r['words']} words identical, "
             f"{r['words_equal_as_sets']}/{r['words']} as sets); same augmented sentences: "
             f"{'yes' if r['outputs_equal'] else 'no'}."
+            + "".join(f" `{d['word']}`: batched {', '.join(d['batched'])}; word by word {', '.join(d['word_by_word'])}."
+                      for d in r.get("words_differing", []))
             + (f"\n\n{r['statement']}" if "statement" in r else ""))  # bf16 and the equal-precision ceiling
 
 

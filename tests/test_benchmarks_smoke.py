@@ -52,7 +52,7 @@ def test_inference_keys(results):
 
 def test_augmentation_keys(results):
     result = results[1]["augmentation"]
-    assert result["candidates_equal"] is True and result["outputs_equal"] is True
+    assert result["candidates_equal"] is True and result["outputs_equal"] is True and result["words_differing"] == []
     assert result["speedup"] > 0 and result["masked_variants"] > 0
     assert set(result["sentences_per_s"]) == {"batched", "word_by_word"}
     assert result["bound_s"]["mlm_forwards_alone"] > 0
@@ -64,6 +64,20 @@ def test_augmentation_keys(results):
     assert 0 <= bf16["topk_sets_identical_share"] <= 1 and 0 <= bf16["candidates"]["share"] <= 1
     assert bf16["candidates"]["mlm_words"] > 0
     assert "bound" in result["statement"].lower() and "bf16" in result["statement"]
+
+
+def test_compare_candidates_names_the_words_that_differ(results):
+    from tinybert_ref.augment.algorithm import WordCandidates
+
+    batched = [[WordCandidates("rose", "mlm", ("fell", "climbed")), WordCandidates("the", "skip", ())]]
+    word_by_word = [[WordCandidates("rose", "mlm", ("climbed", "fell")), WordCandidates("the", "skip", ())]]
+    result = augmentation.compare_candidates(batched, word_by_word)
+    assert result["candidates_equal"] is False and result["words"] == 2
+    assert result["words_equal"] == 1 and result["words_equal_as_sets"] == 2
+    assert result["words_differing"] == [{"word": "rose", "batched": ["fell", "climbed"],
+                                          "word_by_word": ["climbed", "fell"]}]
+    section = tables._augmentation_section({**results[1]["augmentation"], **result})
+    assert "`rose`: batched fell, climbed; word by word climbed, fell." in section
 
 
 def test_steps_keys_and_split(results):

@@ -8,6 +8,7 @@ from transformers import BertForMaskedLM, BertModel
 
 from tinybert_ref.augment.mlm import (
     MaskedLMError,
+    _masked_logits,
     build_mlm_from_encoder,
     is_replaceable,
     load_pretrained_mlm,
@@ -63,6 +64,28 @@ def test_masked_topk_batched_equals_one_by_one(tiny_mlm):
         with torch.no_grad():
             logits = tiny_mlm(input_ids=torch.tensor([ids]), token_type_ids=torch.tensor([types])).logits
         assert batched[row].tolist() == torch.topk(logits[0, position], 10).indices.tolist()
+
+
+@pytest.mark.parametrize("implementation", ["sdpa", "eager"])
+def test_last_layer_at_the_mask_only_equals_the_full_forward(tiny_config, implementation):
+    torch.manual_seed(0)
+    model = BertForMaskedLM(tiny_config(layers=3, initializer_range=0.2)).eval()
+    model.set_attn_implementation(implementation)
+    batch = [([101, 7, 103, 9, 102, 7, 8, 9, 102], [0] * 5 + [1] * 4, 2), ([101, 103, 102], [0] * 3, 1)]
+    with torch.inference_mode():
+        logits = _masked_logits(model, batch, "cpu")  # the second row is padded to the first's length
+        for row, (ids, types, position) in enumerate(batch):
+            full = model(input_ids=torch.tensor([ids]), token_type_ids=torch.tensor([types])).logits[0, position]
+            assert torch.allclose(logits[row], full, atol=1e-5)
+            assert not torch.allclose(logits[row], logits[1 - row], atol=1e-2)
+
+
+def test_masked_topk_rejects_a_masked_lm_without_bert_layers():
+    from transformers import DistilBertConfig, DistilBertForMaskedLM
+
+    model = DistilBertForMaskedLM(DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32))
+    with pytest.raises(MaskedLMError, match="BERT-style layers"):
+        masked_topk(model, [([1, 4, 2], [0, 0, 0], 1)], k=3)
 
 
 def test_build_from_real_encoder_adds_a_tied_new_head(teacher_dir, teacher_bert):
