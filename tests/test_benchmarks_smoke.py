@@ -54,6 +54,8 @@ def test_augmentation_keys(results):
     result = results[1]["augmentation"]
     assert result["candidates_equal"] is True and result["outputs_equal"] is True and result["words_differing"] == []
     assert result["speedup"] > 0 and result["masked_variants"] > 0
+    assert len(result["speedup_per_round"]) == result["settings"]["repeats"]
+    assert min(result["speedup_per_round"]) <= result["speedup"] <= max(result["speedup_per_round"])
     assert set(result["sentences_per_s"]) == {"batched", "word_by_word"}
     assert result["bound_s"]["mlm_forwards_alone"] > 0
     bound, bf16 = result["bound"], result["bf16"]
