@@ -68,7 +68,7 @@ def _headlines(n: int) -> list[str]:
 
 
 def _masked_lm(tiny: bool):
-    """(masked LM, tokenizer): MiniLM + new tied head, or a tiny random one with the MiniLM tokenizer."""
+    """(masked LM, tokenizer): MiniLM + new tied head, or a tiny random one with the MiniLM tokenizer, both seeded."""
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
@@ -76,7 +76,9 @@ def _masked_lm(tiny: bool):
     from tinybert_ref.models import load_teacher
 
     if not tiny:
-        model, tokenizer = build_mlm_from_encoder("minilm")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # the new head's initialisation: the same head, and candidates, in every run
+            model, tokenizer = build_mlm_from_encoder("minilm")
         return model.eval(), tokenizer
     _, tokenizer = load_teacher("minilm", tokenizer_only=True)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
