@@ -28,7 +28,8 @@ fp32: the share of masked variants whose top-K id sets are identical, and the sh
 masked-LM words whose candidate sets (after the candidate filter) are identical.
 
 Run it on an idle machine (timings on a shared one are only as good as its load):
-`python -m benchmarks --only augmentation` (about 1 minute on 2 idle cores with hardware bf16, 3 without).
+`python -m benchmarks --only augmentation` (49 s with 3 repeats on a 2-core Intel machine with hardware bf16;
+about 3 minutes with 5 on a 2-core AMD one, where bf16 is emulated).
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def bound_statement(r: dict) -> str:
                f"{r['target_speedup']:.0f}x is out of reach at equal precision: the masked-LM forwards bound it, "
                "and only fewer FLOPs per forward (shorter inputs, a smaller masked LM) or a lower precision can "
                "move it")
-    rounds = r.get("speedup_per_round") or [r["speedup"]]
+    rounds = r["speedup_per_round"]
     return (f"Batched Algorithm 1 is {r['speedup']:.1f}x word by word (per interleaved round "
             f"{min(rounds):.1f}-{max(rounds):.1f}x), both in fp32 (target "
             f"{r['target_speedup']:.0f}x). Bound: its masked-LM forwards alone take {bound['mlm_forwards_s']:.3g} s "

@@ -157,14 +157,12 @@ def _hidden_at_masks(encoder, input_ids, attention, type_ids, positions) -> torc
     if layers is None or not hasattr(getattr(layers[-1], "attention", None), "self"):
         raise MaskedLMError(f"{type(encoder).__name__} has no BERT-style layers (encoder.layer[i].attention.self): "
                             "pass a BERT-family masked LM (BertForMaskedLM, RobertaForMaskedLM)")
-    rows = torch.arange(len(input_ids), device=input_ids.device)
-
     *lower, last = layers
     hidden = encoder.embeddings(input_ids=input_ids, token_type_ids=type_ids)
     mask = create_bidirectional_mask(config=encoder.config, inputs_embeds=hidden, attention_mask=attention)
     for layer in lower:
         hidden = layer(hidden, mask)
-    at_mask = hidden[rows, positions].unsqueeze(1)  # (B, 1, D)
+    at_mask = hidden[torch.arange(len(hidden), device=hidden.device), positions].unsqueeze(1)  # (B, 1, D)
     attention_layer = last.attention.self
 
     def heads(x):  # (B, L, D) -> (B, H, L, d)
