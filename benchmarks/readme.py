@@ -35,7 +35,8 @@ from .tables import _x, deploy_section, table
 __all__ = ["BLOCKS", "render_blocks", "update_readme", "stale_blocks", "seeds_table", "one_seed_table"]
 
 README = ROOT / "README.md"
-BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep", "attention", "general")
+BLOCKS = ("results", "ablation", "speed", "timetable", "pairs", "deploy", "sweep", "teacher", "attention",
+          "general")
 _STAGE_ORDER = ("teacher", "general_distillation", "mlm", "augmentation", "task_distillation_1",
                 "task_distillation_2", "finetune")
 
@@ -161,7 +162,7 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
                     for name, m in runs.items() if name in aims]
         return ["", "Retention against the targets: " + "; ".join(verdicts) + "."]
     rows = [(f"student `{name}`" + (f" ({p['label']})" if p.get("label") else ""), ", ".join(map(str, p["seeds"])), _mean_sd(p["test_metric_mean"], p["test_metric_sd"]),
-             _mean_sd(p["test_retention_mean"], p["test_retention_sd"], True),
+             _acc(p["teacher_test_metric"]), _mean_sd(p["test_retention_mean"], p["test_retention_sd"], True),
              _mean_sd(p["dev_retention_mean"], p["dev_retention_sd"], True),
              _size(p), "yes" if p["test_metric_mean"] - p["tfidf_test_metric"] > 2 * p["test_metric_sd"] else "no",
              f"{max(r['minutes'] for r in p['per_seed']):.1f}", f"{max(r['peak_rss_gib'] for r in p['per_seed']):.1f}")
@@ -173,11 +174,12 @@ def _seeds_section(folder: Path, runs: dict) -> list[str]:
     else:  # a file written before each preset recorded its command
         made_by = [f"- `{seeds['command']}`"]
     return ["", "Over training seeds (the split, the teacher and the masked LM are shared, each seed re-runs "
-            "augmentation sampling, general distillation and both task steps): mean ± sd (sample sd). \"Beats "
+            "augmentation sampling, general distillation and both task steps): mean ± sd (sample sd). Retention is "
+            "each seed's student over the row's own teacher, whose test accuracy is beside it. \"Beats "
             "TF-IDF\" = by more than 2 sd of the student (TF-IDF is deterministic). Minutes and memory: the "
             "slowest seed, every stage counted as if made by that run.", "",
-            table(["model", "seeds", "test acc.", "retention", "dev retention", "parameters", "beats TF-IDF",
-                   "minutes", "peak GiB"], rows), "", "Made by (`retention_seeds.json`):", "", *made_by, "",
+            table(["model", "seeds", "test acc.", "teacher test acc.", "retention", "dev retention", "parameters",
+                   "beats TF-IDF", "minutes", "peak GiB"], rows), "", "Made by (`retention_seeds.json`):", "", *made_by, "",
             "Retention against the aims: " + "; ".join(verdicts) + "."]
 
 
@@ -419,8 +421,39 @@ def _general(folder: Path) -> str:
                      "GD loss, end", f"step 1 loss, first {window}", f"step 1 loss, last {window}", "test acc."], cells))
 
 
+def _teacher(folder: Path) -> str:
+    """The teacher's fine-tuning budget (teacher_budget.json): each epoch count's dev, test and train
+    accuracy and how soft its labels are, the one picked on dev, and the profile's default beside it."""
+    from tinybert_ref.profiles import PROFILES
+
+    r = _load(folder, "teacher_budget.json")
+    if not r:
+        return ("Not measured yet: run `python -m benchmarks.teacher_budget --epochs 3,10,20 "
+                "--store runs/laptop/stages`.")
+    default, choice = PROFILES[r["profile"]].teacher_epochs, r["choice"]
+
+    def note(row):
+        marks = (("picked on dev", row["epochs"] == choice["epochs"]), ("default", row["epochs"] == default))
+        return ", ".join(word for word, yes in marks if yes) or "—"
+
+    rows = [(f"{row['epochs']:g}", str(row["steps"]), str(row["best_step"]), _acc(row["dev"]["accuracy"]),
+             _acc(row["test"]["accuracy"]), _acc(row["train"]["accuracy"]), f"{row['test']['top_prob']:.3f}",
+             f"{row['test']['entropy']:.3f}", f"{row['wall_s'] / 60:.1f}", note(row)) for row in r["rows"]]
+    near = ", ".join(f"{e:g}" for e in choice["within_one_example"])
+    verdict = "is the one picked" if choice["epochs"] == default else f"is not: it is {default:g} epochs"
+    return (f"`{r['command']}`: the `teacher` stage of profile `{r['profile']}` at each epoch count (the kept "
+            f"checkpoint is the best of its dev scores), picked on the dev split only, test beside it for the record. "
+            f"Best dev {_acc(choice['best_dev'])}; within one dev headline (1/{choice['dev_size']}) of it: {near} "
+            f"epochs; of those the fewest steps: {choice['epochs']:g} epochs. The profile's default {verdict}. "
+            "Top-class probability and entropy (nats; ln 5 = 1.61 is uniform over the five topics) are the "
+            "test means of the soft labels step 2 copies at temperature 1 (Eq. 10).\n\n"
+            + table(["epochs", "steps", "best step", "dev acc.", "test acc.", "train acc.", "test: top-class prob.",
+                     "test: entropy", "minutes", "note"], rows))
+
+
 _RENDER = {"results": _results, "ablation": _ablation, "speed": _speed, "timetable": _timetable, "pairs": _pairs,
-           "deploy": _deploy, "sweep": _sweep, "attention": _attention, "general": _general}
+           "deploy": _deploy, "sweep": _sweep, "teacher": _teacher, "attention": _attention,
+           "general": _general}
 
 
 def render_blocks(folder: str | Path = RESULTS_DIR) -> dict[str, str]:

@@ -187,7 +187,9 @@ MADE_BY = ("How the quality files were made: `laptop_metrics.json` is `runs/lapt
            "`quality.run(metrics_paths=[RESULTS_DIR / 'laptop_metrics.json'])`); `mlm_recall.json` by "
            "`python -m benchmarks.mlm_recall --stage runs/laptop/stages/mlm-03c41e1401 --words 500,5000` (the "
            "masked-LM stage as the current code made it on an AMD machine: final loss 4.70333, as again in "
-           "`laptop_mlm_metrics.json`, where another session re-made it, with the same 500-word recall); `notebooks.json` by "
+           "`laptop_mlm_metrics.json`, where another session re-made it, with the same 500-word recall); "
+           "`teacher_budget.json` by `python -m benchmarks.teacher_budget --epochs 3,10,20 --store runs/laptop/stages` "
+           "(its command is in the file); `notebooks.json` by "
            "`python -m benchmarks.notebooks --profile ci|laptop`.")
 
 

@@ -90,6 +90,26 @@ def test_the_sweep_block_marks_the_dev_choice_and_says_whether_the_default_is_it
     assert "shared by 2 settings (td2_lr=0.0001; td2_lr=3e-05)" in text and "is among them" in text
 
 
+def test_the_teacher_block_marks_the_dev_pick_and_the_default(tmp_path):
+    from benchmarks.teacher_budget import choose
+
+    def row(epochs, steps, dev, test):
+        split = {"accuracy": test, "top_prob": 0.9, "entropy": 0.3}
+        return {"epochs": epochs, "steps": steps, "best_step": steps, "wall_s": 60.0, "stage": "teacher-x",
+                "dev_curve": [], "train": split, "test": split, "dev": {**split, "accuracy": dev}}
+
+    rows = [row(3.0, 137, 0.855, 0.99), row(10.0, 457, 0.875, 0.80), row(20.0, 913, 0.88, 0.81)]
+    (tmp_path / "teacher_budget.json").write_text(json.dumps({
+        "command": "python -m benchmarks.teacher_budget", "profile": "laptop", "rows": rows,
+        "choice": choose(rows, dev_size=200)}))
+    text = readme.render_blocks(tmp_path)["teacher"]
+    # 10 epochs is one dev headline under 20 and half its steps; test never enters the pick
+    assert "within one dev headline (1/200) of it: 10, 20 epochs; of those the fewest steps: 10 epochs" in text
+    assert "| 10 | 457 | 457 | 0.8750 | 0.8000 |" in text and text.count("picked on dev |") == 1
+    assert "| 3 | 137 | 137 | 0.8550 | 0.9900 | 0.9900 | 0.900 | 0.300 | 1.0 | default |" in text
+    assert "The profile's default is not: it is 3 epochs" in text
+
+
 def test_the_results_readme_and_quality_json_match_the_committed_results():
     """benchmarks/results/README.md is rendered from the committed JSON, and quality.json's ablation rows are
     ablation.json's (both went stale once when ablation.json was merged without re-collecting quality)."""
