@@ -440,11 +440,12 @@ def _teacher(folder: Path) -> str:
              _acc(row["test"]["accuracy"]), _acc(row["train"]["accuracy"]), f"{row['test']['top_prob']:.3f}",
              f"{row['test']['entropy']:.3f}", f"{row['wall_s'] / 60:.1f}", note(row)) for row in r["rows"]]
     near = ", ".join(f"{e:g}" for e in choice["within_one_example"])
-    verdict = "is the one picked" if choice["epochs"] == default else f"is not: it is {default:g} epochs"
+    verdict = "is the pick" if choice["epochs"] == default else "is not the pick"
     return (f"`{r['command']}`: the `teacher` stage of profile `{r['profile']}` at each epoch count (the kept "
             f"checkpoint is the best of its dev scores), picked on the dev split only, test beside it for the record. "
             f"Best dev {_acc(choice['best_dev'])}; within one dev headline (1/{choice['dev_size']}) of it: {near} "
-            f"epochs; of those the fewest steps: {choice['epochs']:g} epochs. The profile's default {verdict}. "
+            f"epochs; of those the fewest steps: {choice['epochs']:g} epochs. The profile's default, {default:g} "
+            f"epochs, {verdict}. "
             "Top-class probability and entropy (nats; ln 5 = 1.61 is uniform over the five topics) are the "
             "test means of the soft labels step 2 copies at temperature 1 (Eq. 10).\n\n"
             + table(["epochs", "steps", "best step", "dev acc.", "test acc.", "train acc.", "test: top-class prob.",

@@ -107,7 +107,7 @@ def test_the_teacher_block_marks_the_dev_pick_and_the_default(tmp_path):
     assert "within one dev headline (1/200) of it: 10, 20 epochs; of those the fewest steps: 10 epochs" in text
     assert "| 10 | 457 | 457 | 0.8750 | 0.8000 |" in text and text.count("picked on dev |") == 1
     assert "| 3 | 137 | 137 | 0.8550 | 0.9900 | 0.9900 | 0.900 | 0.300 | 1.0 | default |" in text
-    assert "The profile's default is not: it is 3 epochs" in text
+    assert "The profile's default, 3 epochs, is not the pick." in text
 
 
 def test_the_results_readme_and_quality_json_match_the_committed_results():
