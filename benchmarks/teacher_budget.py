@@ -37,10 +37,12 @@ def soft_label_stats(logits, labels) -> dict:
     """Accuracy, mean top-class probability and mean softmax entropy (nats) of (N, C) logits."""
     import torch
 
+    from tinybert_ref.evaluate import compute_metrics
+
     logits = torch.as_tensor(logits, dtype=torch.float32)
     probs = logits.softmax(-1)
     entropy = -(probs * logits.log_softmax(-1)).sum(-1)
-    accuracy = (logits.argmax(-1) == torch.as_tensor(labels)).float().mean()
+    accuracy = compute_metrics(logits.argmax(-1).numpy(), labels, "accuracy")["metric"]
     return {"accuracy": float(accuracy), "top_prob": float(probs.max(-1).values.mean()),
             "entropy": float(entropy.mean())}
 
