@@ -35,6 +35,7 @@ about 3 minutes with 5 on a 2-core AMD one, where bf16 is emulated).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import statistics
 import time
@@ -50,7 +51,7 @@ from . import RESULTS_DIR, write_result
 from .machine import describe, load_average
 
 __all__ = ["SETTINGS", "TINY_SETTINGS", "run", "masked_variants", "compare_candidates", "topk_agreement",
-           "padding_share", "bound_statement"]
+           "padding_share", "bound_statement", "other_machines", "other_machines_statement"]
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,47 @@ def bound_statement(r: dict) -> str:
             f"sets are identical to fp32 ({b16['candidates']['share']:.1%} of the masked-LM words' candidate sets).")
 
 
+def _cpu_key(machine: dict) -> tuple:
+    """What makes two machines the same CPU for this benchmark: its model name and instruction-set flags."""
+    return machine.get("cpu"), tuple(sorted(name for name, present in machine.get("cpu_flags", {}).items() if present))
+
+
+def _summary(r: dict) -> dict:
+    """The figures of one full-size result worth keeping once another CPU's result replaces its file."""
+    b16 = r["bf16"]
+    return {"machine": {key: r["machine"].get(key) for key in ("cpu", "cpu_flags", "logical_cpus", "time_utc", "commit")},
+            "speedup": r["speedup"], "speedup_per_round": r["speedup_per_round"], "median_s": r["median_s"],
+            "speedup_ceiling_equal_precision": r["bound"]["speedup_ceiling_equal_precision"],
+            "bf16": {"hardware": b16["hardware"], "gain_over_batched_fp32": b16["gain_over_batched_fp32"],
+                     "topk_sets_identical_share": b16["topk_sets_identical_share"]}}
+
+
+def other_machines(previous: dict | None, machine: dict) -> list[dict]:
+    """The same benchmark on other CPUs: the file this run replaces (and what that file carried), one
+    entry per CPU, the latest kept; none from a --tiny result, nor for the CPU measured now, whose new
+    figures replace them. So a speed-up measured on one CPU is not silently lost when another measures."""
+    if previous is None or previous.get("tiny"):
+        return []
+    by_cpu = {_cpu_key(m["machine"]): m for m in [*previous.get("other_machines", []), _summary(previous)]}
+    by_cpu.pop(_cpu_key(machine), None)
+    return list(by_cpu.values())
+
+
+def other_machines_statement(machines: list[dict]) -> str:
+    """One sentence per other CPU: its equal-precision speed-up, per-round range, ceiling and bf16 gain."""
+    lines = []
+    for m in machines:
+        flags = "AVX-512" if m["machine"]["cpu_flags"].get("avx512f") else "AVX2, no AVX-512"
+        rounds, b16 = m["speedup_per_round"], m["bf16"]
+        lines.append(f"On {m['machine']['cpu']} ({m['machine']['logical_cpus']} cores, {flags}; "
+                     f"{m['machine']['time_utc'][:10]}, commit "
+                     f"{m['machine']['commit']}): {m['speedup']:.1f}x (per round {min(rounds):.1f}-{max(rounds):.1f}x), "
+                     f"ceiling {m['speedup_ceiling_equal_precision']:.1f}x; bf16 "
+                     f"{'hardware' if b16['hardware'] else 'emulated'} {b16['gain_over_batched_fp32']:.2f}x batched "
+                     f"fp32, {b16['topk_sets_identical_share']:.1%} of top-K sets identical.")
+    return " ".join(lines)
+
+
 def _timed(function, *args, **kwargs) -> tuple[float, object]:
     start = time.perf_counter()
     value = function(*args, **kwargs)
@@ -268,6 +310,9 @@ def run(out_dir: str | Path = RESULTS_DIR, tiny: bool = False) -> dict:
         "load_average_end": load_average(),
         "wall_s": time.perf_counter() - start,
     }
+    previous = Path(out_dir) / "augmentation.json"
+    result["other_machines"] = [] if tiny else other_machines(
+        json.loads(previous.read_text()) if previous.is_file() else None, machine)
     result["statement"] = bound_statement(result)
     log.info("%s", result["statement"])
     write_result("augmentation", result, out_dir)

@@ -57,16 +57,23 @@ def _load(values) -> str:
 
 def _machine_section(results: dict) -> str:
     first = next(iter(results.values()))["machine"]
-    flags = ", ".join(f for f, on in first.get("cpu_flags", {}).items() if on) or "—"
-    rows = [(name, f"{r.get('wall_s', 0):.0f}", _load(r["machine"].get("load_average")),
+    rows = [(name, _cpu(r["machine"]), f"{r.get('wall_s', 0):.0f}", _load(r["machine"].get("load_average")),
              _load(r.get("load_average_end")), r["machine"].get("torch_threads"), r["machine"].get("time_utc"))
             for name, r in results.items()]
-    return (f"CPU: {first['cpu']} ({first['logical_cpus']} logical CPUs; flags: {flags}), torch {first['torch']}, "
-            f"transformers {first['transformers']}, accelerate {first.get('accelerate')}, Python {first['python']}, "
-            f"commit {first.get('commit')}. Load average = runnable processes over 1 / 5 / 15 minutes: above the "
+    return (f"Each benchmark ran on the CPU its row names (benchmarks were run at different times, on different "
+            f"machines). Versions, from `{next(iter(results))}`: torch {first['torch']}, transformers "
+            f"{first['transformers']}, accelerate {first.get('accelerate')}, Python {first['python']}, commit "
+            f"{first.get('commit')}. Load average = runnable processes over 1 / 5 / 15 minutes: above the "
             "number of CPUs, other work shared the cores and the timings are slower and noisier than on an "
             "idle machine.\n\n"
-            + table(["benchmark", "wall s", "load at start", "load at end", "torch threads", "started (UTC)"], rows))
+            + table(["benchmark", "CPU", "wall s", "load at start", "load at end", "torch threads", "started (UTC)"],
+                    rows, [False, False] + [True] * 5))
+
+
+def _cpu(machine: dict) -> str:
+    """CPU model, logical CPUs and its vector-instruction flags, e.g. 'AMD EPYC, 2 CPUs (avx2)'."""
+    flags = ", ".join(f for f, on in machine.get("cpu_flags", {}).items() if on) or "no flags recorded"
+    return f"{machine.get('cpu')}, {machine.get('logical_cpus')} CPUs ({flags})"
 
 
 def _inference_section(r: dict) -> str:
@@ -119,6 +126,8 @@ def _counting_note(ratios: dict, paper: dict) -> str:
 
 
 def _augmentation_section(r: dict) -> str:
+    from .augmentation import other_machines_statement  # imports torch: only when this section is rendered
+
     s, med, bound = r["settings"], r["median_s"], r["bound_s"]
     n = r["sentences"]
     rows = [("Algorithm 1, batched", _ms(med["batched"]), f"{n / med['batched']:.1f}"),
@@ -139,7 +148,9 @@ def _augmentation_section(r: dict) -> str:
             f"{'yes' if r['outputs_equal'] else 'no'}."
             + "".join(f" `{d['word']}`: batched {', '.join(d['batched'])}; word by word {', '.join(d['word_by_word'])}."
                       for d in r.get("words_differing", []))
-            + (f"\n\n{r['statement']}" if "statement" in r else ""))  # bf16 and the equal-precision ceiling
+            + (f"\n\n{r['statement']}" if "statement" in r else "")  # bf16 and the equal-precision ceiling
+            + (f"\n\nThe same benchmark on other CPUs (carried from the files this one replaced): "
+               f"{other_machines_statement(r['other_machines'])}" if r.get("other_machines") else ""))
 
 
 def _steps_section(r: dict) -> str:

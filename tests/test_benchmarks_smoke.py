@@ -66,6 +66,34 @@ def test_augmentation_keys(results):
     assert 0 <= bf16["topk_sets_identical_share"] <= 1 and 0 <= bf16["candidates"]["share"] <= 1
     assert bf16["candidates"]["mlm_words"] > 0
     assert "bound" in result["statement"].lower() and "bf16" in result["statement"]
+    assert result["other_machines"] == []  # a --tiny result carries no other machine's figures
+
+
+def _full_result(cpu: str, avx512: bool, speedup: float, other=()) -> dict:
+    """A full-size augmentation result as the benchmark writes it, reduced to what is carried."""
+    return {"tiny": False, "speedup": speedup, "speedup_per_round": [speedup - 0.5, speedup + 0.2],
+            "median_s": {"batched": 1.0, "word_by_word": speedup}, "bound": {"speedup_ceiling_equal_precision": 12.0},
+            "bf16": {"hardware": avx512, "gain_over_batched_fp32": 1.1, "topk_sets_identical_share": 0.75},
+            "machine": {"cpu": cpu, "cpu_flags": {"avx2": True, "avx512f": avx512}, "logical_cpus": 2,
+                        "time_utc": "2026-12-07T17:29:29+00:00", "commit": "abc1234"},
+            "other_machines": list(other)}
+
+
+def test_other_machines_carry_each_cpu_once_and_never_the_current_one():
+    amd, intel = _full_result("AMD EPYC", False, 8.4), _full_result("Intel Xeon", True, 10.6)
+    carried = augmentation.other_machines(amd, intel["machine"])  # Intel replaces AMD's file: AMD is kept
+    assert [m["machine"]["cpu"] for m in carried] == ["AMD EPYC"] and carried[0]["speedup"] == 8.4
+    assert augmentation.other_machines(amd, amd["machine"]) == []  # the same CPU: its new figures replace them
+    assert augmentation.other_machines({**amd, "tiny": True}, intel["machine"]) == []
+    assert augmentation.other_machines(None, intel["machine"]) == []
+    # a later AMD run replaces Intel's file: Intel is carried, the older AMD entry Intel carried is dropped
+    later = augmentation.other_machines({**intel, "other_machines": carried}, amd["machine"])
+    assert [m["machine"]["cpu"] for m in later] == ["Intel Xeon"]
+    # the same model name with other instruction sets is another machine
+    assert len(augmentation.other_machines(_full_result("AMD EPYC", True, 9.0, carried), amd["machine"])) == 1
+    statement = augmentation.other_machines_statement(carried)
+    assert "AMD EPYC (2 cores, AVX2, no AVX-512; 2026-12-07, commit abc1234): 8.4x (per round 7.9-8.6x)" in statement
+    assert "ceiling 12.0x; bf16 emulated 1.10x batched fp32, 75.0% of top-K sets identical" in statement
 
 
 def test_compare_candidates_names_the_words_that_differ(results):
