@@ -27,9 +27,14 @@ gain over batched fp32, its own bound (the masked-LM forwards alone in bf16), an
 fp32: the share of masked variants whose top-K id sets are identical, and the share of
 masked-LM words whose candidate sets (after the candidate filter) are identical.
 
+The speed-up depends on the CPU (8.4x on a 2-core AMD EPYC with AVX2, about 10x on a 2-core Intel Xeon
+with AVX-512 and AMX), so the file keeps the headline figures of every other CPU it was run on
+(`other_machines`): a run carries them, and the replaced file's own, from the file it replaces, one entry
+per CPU model and instruction set, the CPU measured now left out.
+
 Run it on an idle machine (timings on a shared one are only as good as its load):
-`python -m benchmarks --only augmentation` (49 s with 3 repeats on a 2-core Intel machine with hardware bf16;
-about 3 minutes with 5 on a 2-core AMD one, where bf16 is emulated).
+`python -m benchmarks --only augmentation` (about 50 s with 5 repeats on the 2-core Intel machine, where bf16
+runs in hardware; about 3 minutes on the 2-core AMD one, where it is emulated).
 """
 
 from __future__ import annotations
