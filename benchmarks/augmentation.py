@@ -53,7 +53,7 @@ from tinybert_ref.augment.mlm import masked_topk
 from tinybert_ref.augment.reference import augment_word_by_word, candidate_sets_word_by_word
 
 from . import RESULTS_DIR, write_result
-from .machine import describe, load_average
+from .machine import describe, load_average, present_flags
 
 __all__ = ["SETTINGS", "TINY_SETTINGS", "run", "masked_variants", "compare_candidates", "topk_agreement",
            "padding_share", "bound_statement", "other_machines", "other_machines_statement"]
@@ -180,7 +180,7 @@ def bound_statement(r: dict) -> str:
 
 def _cpu_key(machine: dict) -> tuple:
     """What makes two machines the same CPU for this benchmark: its model name and instruction-set flags."""
-    return machine.get("cpu"), tuple(sorted(name for name, present in machine.get("cpu_flags", {}).items() if present))
+    return machine.get("cpu"), tuple(sorted(present_flags(machine)))
 
 
 def _summary(r: dict) -> dict:
@@ -208,7 +208,7 @@ def other_machines_statement(machines: list[dict]) -> str:
     """One sentence per other CPU: its equal-precision speed-up, per-round range, ceiling and bf16 gain."""
     lines = []
     for m in machines:
-        flags = "AVX-512" if m["machine"]["cpu_flags"].get("avx512f") else "AVX2, no AVX-512"
+        flags = "AVX-512" if "avx512f" in present_flags(m["machine"]) else "AVX2, no AVX-512"
         rounds, b16 = m["speedup_per_round"], m["bf16"]
         lines.append(f"On {m['machine']['cpu']} ({m['machine']['logical_cpus']} cores, {flags}; "
                      f"{m['machine']['time_utc'][:10]}, commit "

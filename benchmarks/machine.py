@@ -14,7 +14,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-__all__ = ["describe", "load_average", "cpu_model", "cpu_flags"]
+__all__ = ["describe", "load_average", "cpu_model", "cpu_flags", "present_flags", "cpu_label"]
 
 _FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
 
@@ -38,6 +38,16 @@ def cpu_flags() -> dict[str, bool]:
     """Which vector / matrix extensions that matter for fp32 and bf16 speed the CPU has."""
     flags = set((_cpuinfo_field("flags") or "").split())
     return {flag: flag in flags for flag in _FLAGS_OF_INTEREST}
+
+
+def present_flags(machine: dict) -> list[str]:
+    """The vector-instruction flags a `describe()` record says the CPU has, in their recorded order."""
+    return [name for name, on in (machine.get("cpu_flags") or {}).items() if on]
+
+
+def cpu_label(machine: dict) -> str:
+    """CPU model, logical CPUs and flags of a `describe()` record, e.g. 'AMD EPYC, 2 CPUs (avx2)'."""
+    return f"{machine.get('cpu')}, {machine.get('logical_cpus')} CPUs ({', '.join(present_flags(machine)) or 'no flags recorded'})"
 
 
 def load_average() -> list[float]:

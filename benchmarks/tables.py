@@ -15,6 +15,7 @@ from pathlib import Path
 from tinybert_ref.report import markdown_table
 
 from . import BENCHMARKS, RESULTS_DIR
+from .machine import cpu_label
 
 __all__ = ["load_results", "render", "write_readme"]
 
@@ -57,7 +58,7 @@ def _load(values) -> str:
 
 def _machine_section(results: dict) -> str:
     first = next(iter(results.values()))["machine"]
-    rows = [(name, _cpu(r["machine"]), f"{r.get('wall_s', 0):.0f}", _load(r["machine"].get("load_average")),
+    rows = [(name, cpu_label(r["machine"]), f"{r.get('wall_s', 0):.0f}", _load(r["machine"].get("load_average")),
              _load(r.get("load_average_end")), r["machine"].get("torch_threads"), r["machine"].get("time_utc"))
             for name, r in results.items()]
     return (f"Each benchmark ran on the CPU its row names (benchmarks were run at different times, on different "
@@ -68,12 +69,6 @@ def _machine_section(results: dict) -> str:
             "idle machine.\n\n"
             + table(["benchmark", "CPU", "wall s", "load at start", "load at end", "torch threads", "started (UTC)"],
                     rows, [False, False] + [True] * 5))
-
-
-def _cpu(machine: dict) -> str:
-    """CPU model, logical CPUs and its vector-instruction flags, e.g. 'AMD EPYC, 2 CPUs (avx2)'."""
-    flags = ", ".join(f for f, on in machine.get("cpu_flags", {}).items() if on) or "no flags recorded"
-    return f"{machine.get('cpu')}, {machine.get('logical_cpus')} CPUs ({flags})"
 
 
 def _inference_section(r: dict) -> str:
